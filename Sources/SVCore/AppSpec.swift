@@ -1,0 +1,64 @@
+/// What to run and how: everything `sv start` was told about an app. The same for every instance.
+public struct AppSpec: Hashable, Sendable, Codable {
+    /// The app's name (validated by `AppName`).
+    public var name: String
+    /// The script or binary, absolute.
+    public var script: String
+    /// Arguments after the script.
+    public var args: [String] = []
+    /// The absolute interpreter, or nil to exec the script directly.
+    public var interpreter: String?
+    /// Arguments to the interpreter, before the script.
+    public var interpreterArgs: [String] = []
+    /// The working directory, absolute.
+    public var cwd: String
+    /// The caller's environment when it ran `start` (systemd's own variables removed).
+    public var capturedEnv: [String: String] = [:]
+    /// `--env KEY=VALUE`: applied on top of the captured environment.
+    public var env: [String: String] = [:]
+    public var policy = RestartPolicy()
+    /// `--output`, `--error`: user-given log paths; nil means under `$SV_HOME/logs`.
+    public var outFile: String?
+    public var errorFile: String?
+
+    public init(name: String, script: String, cwd: String) {
+        self.name = name
+        self.script = script
+        self.cwd = cwd
+    }
+
+    /// Whether the app runs under Node and so gets the IPC channel (design.md §1).
+    public var isNode: Bool {
+        if let interpreter { return Self.baseName(interpreter).hasPrefix("node") }
+        return false
+    }
+
+    /// The argv the process is executed with: interpreter, its arguments, the script, the args.
+    public var argv: [String] {
+        if let interpreter { return [interpreter] + interpreterArgs + [script] + args }
+        return [script] + args
+    }
+
+    /// The file executed: the interpreter, or the script itself.
+    public var executable: String { interpreter ?? script }
+
+    /// The environment the app gets (without the variables svd adds per run).
+    public var mergedEnv: [String: String] { capturedEnv.merging(env) { _, explicit in explicit } }
+
+    static func baseName(_ path: String) -> Substring {
+        path.split(separator: "/", omittingEmptySubsequences: true).last ?? Substring(path)
+    }
+}
+
+/// Variables that belong to the caller's own service manager and must not reach an app (design.md §1).
+public enum CapturedEnvironment {
+    public static let dropped: Set<String> = [
+        "NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC",
+        "JOURNAL_STREAM", "INVOCATION_ID",
+    ]
+
+    /// The caller's environment minus `dropped`.
+    public static func filter(_ environment: [String: String]) -> [String: String] {
+        environment.filter { !dropped.contains($0.key) }
+    }
+}

@@ -1,0 +1,248 @@
+import CShims
+import Glibc
+import HeapModule
+import Logging
+import SVCore
+import SVLinux
+import SVProtocol
+import SystemPackage
+
+/// svd: one thread, one epoll loop (design.md §1). Every source of work is a descriptor in one
+/// epoll set; nothing sleeps, nothing polls, nothing takes a lock.
+final class Daemon {
+    let home: StateDirectory
+    let log: Logger
+    let epoll: Epoll
+    let signals: SignalFD
+    var timer: TimerFD
+    let listener: FileDescriptor
+    let lock: FileDescriptor
+    let startedAt = SystemClock.now
+    let execGeneration = 1
+    /// The NOFILE soft limit svd found at start: restored in every app (design.md §1).
+    let appNofileSoft: UInt64?
+
+    var apps: [AppID: App] = [:]
+    var appsByPid: [ProcessID: AppID] = [:]
+    var nextAppID = 1
+    var clients: [Int: ControlClient] = [:]
+    var nextClientID = 1
+    var timers = Heap<PendingTimer>()
+    var cancelledTimers: Set<TimerKey> = []
+    var waiters: [Waiter] = []
+    var wakeups = 0
+    var exitCode: Int32?
+    /// Set by SIGTERM/SIGINT or `kill`: exit once every app has stopped.
+    var isShuttingDown = false
+    /// The one read buffer every pipe shares (design.md §7).
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+
+    init(home: StateDirectory, log: Logger, lock: FileDescriptor, appNofileSoft: UInt64?) throws(SyscallError) {
+        self.home = home
+        self.log = log
+        self.lock = lock
+        self.appNofileSoft = appNofileSoft
+        epoll = try Epoll()
+        signals = try SignalFD(Daemon.handledSignals)
+        timer = try TimerFD()
+        // Only the lock holder may remove a stale socket (design.md §1).
+        unlink(home.socket)
+        listener = try UnixSocket.listen(path: home.socket)
+        _ = try syscall("chmod \(home.socket)") { chmod(home.socket, 0o600) }
+        try epoll.add(signals.fd, for: .readable, token: Token.signals.rawValue)
+        try epoll.add(timer.fd, for: .readable, token: Token.timer.rawValue)
+        try epoll.add(listener, for: .readable, token: Token.listener.rawValue)
+    }
+
+    static let handledSignals: [Signal] = [Signal(17), .term, .int, .hup]  // SIGCHLD first
+
+    /// Runs until shutdown; returns the exit code.
+    func run() -> Int32 {
+        while exitCode == nil {
+            do {
+                _ = try epoll.wait(timeoutMs: -1) { event in dispatch(event) }
+            } catch {
+                log.critical("epoll_wait failed: \(error)")
+                return 1
+            }
+            wakeups += 1
+            afterIteration()
+        }
+        unlink(home.socket)
+        return exitCode ?? 0
+    }
+
+    private func dispatch(_ event: Epoll.Event) {
+        let token = Token(rawValue: event.token)
+        switch token.kind {
+        case .signals: handleSignals()
+        case .timer: handleTimers()
+        case .listener: acceptClients()
+        case .client: handleClient(id: token.value, readiness: event.readiness)
+        case .stdout: apps[AppID(token.value)]?.stdout.drain(using: buffer)
+        case .stderr: apps[AppID(token.value)]?.stderr.drain(using: buffer)
+        case .ipc: handleIPC(app: AppID(token.value), readiness: event.readiness)
+        }
+    }
+
+    /// Work that follows every batch of events: pending replies, the timer descriptor, shutdown.
+    private func afterIteration() {
+        settleWaiters()
+        armTimer()
+        if isShuttingDown && apps.values.allSatisfy({ $0.machine.process == nil && !isDraining($0) }) && waiters.isEmpty {
+            exitCode = 0
+        }
+    }
+
+    private func isDraining(_ app: App) -> Bool {
+        if case .stopping = app.machine.phase { return true }
+        return false
+    }
+
+    // MARK: - Signals and children
+
+    private func handleSignals() {
+        for signal in signals.drain() {
+            switch signal.rawValue {
+            case 17: reapChildren()
+            case Signal.term.rawValue, Signal.int.rawValue:
+                log.info("\(signal.name) received: stopping every app (desired states kept), then exiting")
+                beginShutdown(event: .shutdownRequested)
+            default:
+                break  // SIGHUP: log reopening comes with the logs issue; ignoring it keeps svd alive.
+            }
+        }
+    }
+
+    /// Reaps every exited child (STYLE.md 20). An app's leader is peeked first, so its group
+    /// gets the kill signal while the group id is still reserved by the zombie (design.md §1).
+    func reapChildren() {
+        var draining = false
+        while let pid = Reaper.peek() {
+            let owner = appsByPid[pid].flatMap { apps[$0] }
+            if let owner, let process = owner.machine.process, process.pid == pid {
+                feed(owner, .leaderExiting(run: process.run))
+            }
+            guard let status = Reaper.reap(pid) else { break }
+            guard let owner, let process = owner.machine.process, process.pid == pid else {
+                appsByPid[pid] = nil
+                draining = true  // a grandchild: some draining group may now be empty
+                continue
+            }
+            appsByPid[pid] = nil
+            let groupEmpty = !Reaper.groupExists(pid)
+            feed(owner, .exited(status, run: process.run, groupEmpty: groupEmpty))
+            if !groupEmpty { draining = true }
+        }
+        // Leftovers of groups being drained: each reap may have emptied one.
+        if draining {
+            for app in Array(apps.values) {
+                if case .stopping(let stopping) = app.machine.phase, stopping.leaderExited,
+                    !Reaper.groupExists(stopping.run.pid)
+                {
+                    feed(app, .groupEmptied(run: stopping.run.id))
+                }
+            }
+        }
+    }
+
+    // MARK: - Timers
+
+    private func handleTimers() {
+        timer.acknowledge()
+        let now = SystemClock.now
+        while let top = timers.min, top.deadline <= now {
+            _ = timers.removeMin()
+            if cancelledTimers.remove(top.key) != nil { continue }
+            guard let app = apps[top.key.app] else { continue }
+            feed(app, .timerFired(top.key.timer))
+        }
+    }
+
+    private func armTimer() {
+        while let top = timers.min, cancelledTimers.contains(top.key) {
+            _ = timers.removeMin()
+            cancelledTimers.remove(top.key)
+        }
+        timer.arm(at: timers.min?.deadline)
+    }
+
+    // MARK: - Apps
+
+    /// Feeds one event to an app's machine and performs the effects (EffectPerformer.swift).
+    func feed(_ app: App, _ event: AppEvent) {
+        let effects = app.machine.handle(event, now: SystemClock.now)
+        perform(effects, for: app)
+    }
+
+    func beginShutdown(event: AppEvent) {
+        isShuttingDown = true
+        for app in apps.values.sorted(by: { $0.id < $1.id }) { feed(app, event) }
+    }
+
+    private func handleIPC(app id: AppID, readiness: Epoll.Readiness) {
+        guard let app = apps[id], let channel = app.ipc else { return }
+        while true {
+            let n: Int?
+            do { n = try channel.socket.readAvailable(into: buffer) } catch { n = 0 }
+            guard let count = n else { return }  // drained
+            if count == 0 {
+                closeIPC(app)
+                return
+            }
+            for line in channel.lines.append(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
+                app.messages += 1
+                if let message = try? JSON.parse(line), message == .string("ready") {
+                    feed(app, .readyReported(run: channel.run))
+                }
+            }
+        }
+    }
+
+    func closeIPC(_ app: App) {
+        guard let channel = app.ipc else { return }
+        epoll.remove(channel.socket)
+        channel.socket.closeQuietly()
+        app.ipc = nil
+    }
+}
+
+/// What an epoll token points at: a kind in the top byte, an id below.
+struct Token {
+    enum Kind: UInt64 {
+        case signals = 1, timer, listener, client, stdout, stderr, ipc
+    }
+    let rawValue: UInt64
+    init(rawValue: UInt64) { self.rawValue = rawValue }
+    init(_ kind: Kind, _ value: Int) { rawValue = kind.rawValue << 56 | UInt64(value) }
+    static let signals = Token(.signals, 0)
+    static let timer = Token(.timer, 0)
+    static let listener = Token(.listener, 0)
+    var kind: Kind { Kind(rawValue: rawValue >> 56) ?? .signals }
+    var value: Int { Int(rawValue & 0x00FF_FFFF_FFFF_FFFF) }
+}
+
+/// One armed timer of one app.
+struct TimerKey: Hashable {
+    let app: AppID
+    let timer: TimerID
+}
+
+struct PendingTimer: Comparable {
+    let deadline: Instant
+    let key: TimerKey
+    static func < (a: PendingTimer, b: PendingTimer) -> Bool { a.deadline < b.deadline }
+    static func == (a: PendingTimer, b: PendingTimer) -> Bool { a.deadline == b.deadline && a.key == b.key }
+}
+
+/// A reply that waits until its apps have settled (stopped, restarted, removed).
+struct Waiter {
+    let client: Int
+    let request: Int
+    let apps: [AppID]
+    let then: Then
+    enum Then {
+        case replyApps
+        case replyKilled
+    }
+}

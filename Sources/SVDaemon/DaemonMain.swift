@@ -1,0 +1,142 @@
+import CShims
+import Glibc
+import Logging
+import SVCore
+import SVLinux
+import SVProtocol
+import SystemPackage
+
+/// svd's start steps (design.md §1), in order. The caller has blocked the handled signals as its
+/// first statement (`SVDaemon.blockSignals()`), before any thread exists.
+public enum SVDaemonMain {
+    /// Blocks every signal svd reads from its signalfd. Call first thing in `main`.
+    public static func blockSignals() {
+        try? SignalFD.block(Daemon.handledSignals)
+    }
+
+    public static func run(arguments: [String], environment: [String: String]) -> Int32 {
+        var foreground = false
+        for argument in arguments.dropFirst() {
+            switch argument {
+            case "--foreground": foreground = true
+            case "--version":
+                print("svd \(svVersion)")
+                return 0
+            case "--help", "-h":
+                print(
+                    """
+                    usage: svd [--foreground]
+
+                    The sv supervisor daemon. `sv` starts it on demand; `svd --foreground` runs it attached
+                    (what `sv startup`'s unit runs). State lives in $SV_HOME (default ~/.sv).
+                    """)
+                return 0
+            default:
+                writeError("svd: unknown argument '\(argument)' (try svd --help)\n")
+                return 64
+            }
+        }
+
+        reopenStandardDescriptors()
+        // An inherited SIG_IGN for SIGCHLD would auto-reap children and lose their exits.
+        signal(SIGCHLD, SIG_DFL)
+        signal(SIGPIPE, SIG_IGN)
+        let appNofile = Files.raiseNofileLimit()
+        umask(0o077)
+
+        guard let root = environment["SV_HOME"] ?? environment["HOME"].map({ $0 + "/.sv" }) else {
+            writeError("svd: neither SV_HOME nor HOME is set\n")
+            return 1
+        }
+        let home = StateDirectory(root: root)
+        do {
+            try Files.ensureDirectory(home.root, mode: 0o700)
+            try Files.ensureDirectory(home.logs, mode: 0o700)
+        } catch {
+            writeError("svd: cannot create \(home.root): \(error.errno.message)\n")
+            return 1
+        }
+
+        var report: Int32 = -1
+        if !foreground {
+            report = sv_daemonize()
+            if report < 0 {
+                writeError("svd: fork: \(Errno(rawValue: errno).message)\n")
+                return 1
+            }
+        }
+        func fail(_ message: String) -> Int32 {
+            if report >= 0 {
+                var bytes = Array(message.utf8)
+                _ = bytes.withUnsafeMutableBytes { write(report, $0.baseAddress, $0.count) }
+            } else {
+                writeError(message)
+            }
+            return 1
+        }
+
+        let lock: FileDescriptor
+        do {
+            guard let held = try Files.lockExclusive(home.lock) else {
+                if report >= 0 {
+                    _ = write(report, "L", 1)  // another svd serves this SV_HOME: the caller connects to it
+                    return 0
+                }
+                return fail("svd: another svd already serves \(home.root)\n")
+            }
+            lock = held
+        } catch {
+            return fail("svd: cannot lock \(home.lock): \(error.errno.message)\n")
+        }
+
+        let logFD: Int32
+        do { logFD = try Files.openAppend(home.daemonLog).rawValue } catch {
+            return fail("svd: cannot open \(home.daemonLog): \(error.errno.message)\n")
+        }
+        LoggingSystem.bootstrap { _ in DaemonLogHandler(fd: logFD) }
+        let log = Logger(label: "svd")
+
+        do { try Reaper.becomeSubreaper() } catch {
+            return fail("svd: \(error)\n")
+        }
+
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(home: home, log: log, lock: lock, appNofileSoft: appNofile)
+        } catch {
+            return fail("svd: cannot serve \(home.socket): \(error)\n")
+        }
+        log.info("svd \(svVersion) started, pid \(getpid()), serving \(home.root)")
+        if report >= 0 {
+            _ = write(report, "R", 1)
+            close(report)
+            // Detached: nothing of the caller's terminal or pipes stays open in svd.
+            let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+            if null >= 0 {
+                dup2(null, 0)
+                dup2(null, 1)
+                dup2(null, 2)
+                close(null)
+            }
+        }
+        let code = daemon.run()
+        log.info("svd exiting")
+        return code
+    }
+
+    /// Makes sure fds 0–2 are open (on /dev/null), so no later descriptor takes their place.
+    static func reopenStandardDescriptors() {
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
+            let null = open("/dev/null", O_RDWR)
+            if null >= 0 && null != fd {
+                dup2(null, fd)
+                close(null)
+            }
+        }
+    }
+
+    static func writeError(_ message: String) {
+        var bytes = Array(message.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}

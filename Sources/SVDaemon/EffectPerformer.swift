@@ -1,0 +1,130 @@
+import Glibc
+import SVCore
+import SVLinux
+import SVProtocol
+import SystemPackage
+
+/// The one exhaustive switch over `AppEffect` (STYLE.md 2). It decides no policy.
+extension Daemon {
+    func perform(_ effects: [AppEffect], for app: App) {
+        for effect in effects {
+            switch effect {
+            case .spawn(let run):
+                spawn(app, run: run)
+            case .signalGroup(let pid, let signal):
+                Reaper.signalGroup(pid, signal)
+            case .armTimer(let id, let at):
+                timers.insert(PendingTimer(deadline: at, key: TimerKey(app: app.id, timer: id)))
+            case .cancelTimer(let id):
+                cancelledTimers.insert(TimerKey(app: app.id, timer: id))
+            case .recordRunEnded(let run, let status, let escalated, let decision):
+                app.recordEnd(run: run, status: status, escalated: escalated, decision: decision, at: SystemClock.wallNow)
+                closeIPCIfOf(app, run: run)
+                log.info("\(app.name) (id \(app.id)): \(status)\(escalated ? " after SIGKILL" : ""); \(decision)")
+            case .recordDecision(let decision):
+                log.info("\(app.name) (id \(app.id)): \(decision)")
+            case .remove:
+                remove(app)
+            }
+        }
+    }
+
+    private func closeIPCIfOf(_ app: App, run: RunID) {
+        if let channel = app.ipc, channel.run == run { closeIPC(app) }
+    }
+
+    /// Spawns a run: the fork child does everything between fork and exec (design.md §1).
+    /// Nothing else happens between the reaped exit that led here and this call.
+    private func spawn(_ app: App, run: RunID) {
+        let spec = app.machine.spec
+        var descriptors = [app.stdin.read, app.stdout.pipe.write, app.stderr.pipe.write]
+        var environment = spec.mergedEnv
+        environment["SV_APP_NAME"] = spec.name
+        environment["SV_APP_ID"] = app.id.description
+        var childIPC: FileDescriptor?
+        if spec.isNode {
+            closeIPC(app)
+            if let (mine, theirs) = try? SocketPair.make() {
+                try? mine.setNonblocking()
+                app.ipc = IPCChannel(socket: mine, run: run)
+                try? epoll.add(mine, for: .readable, token: Token(.ipc, app.id.rawValue).rawValue)
+                childIPC = theirs
+                descriptors.append(theirs)
+                environment["NODE_CHANNEL_FD"] = String(descriptors.count - 1)
+                environment["NODE_CHANNEL_SERIALIZATION_MODE"] = "json"
+            }
+        }
+        var request = SpawnRequest(
+            path: spec.executable, argv: spec.argv, environment: environment.map { "\($0.key)=\($0.value)" },
+            cwd: spec.cwd, descriptors: descriptors)
+        request.umask = 0o022
+        request.nofileSoft = appNofileSoft
+        let result = Spawner.spawn(request)
+        childIPC?.closeQuietly()
+        switch result {
+        case .success(let pid):
+            appsByPid[pid] = app.id
+            app.lastSpawnError = nil
+            app.recordStart(run: run, pid: pid, at: SystemClock.wallNow)
+            feed(app, .spawned(pid: pid, run: run))
+        case .failure(let error):
+            closeIPC(app)
+            app.lastSpawnError = error.description
+            app.recordStart(run: run, pid: ProcessID(0), at: SystemClock.wallNow)
+            log.warning("\(app.name) (id \(app.id)): cannot start: \(error.description)")
+            feed(app, .spawnFailed(reason: "cannot start: \(error.description)", run: run))
+        }
+    }
+
+    /// Forgets a deleted app and closes what svd held for it.
+    func remove(_ app: App) {
+        closeIPC(app)
+        epoll.remove(app.stdout.pipe.read)
+        epoll.remove(app.stderr.pipe.read)
+        // What is still in the pipes belongs in the log.
+        app.stdout.drain(using: buffer)
+        app.stderr.drain(using: buffer)
+        app.stdout.close()
+        app.stderr.close()
+        app.stdin.close()
+        apps[app.id] = nil
+        log.info("\(app.name) (id \(app.id)): deleted")
+    }
+
+    /// Creates an app: its pipes and log files, registered in the loop. Not started yet.
+    func createApp(spec: AppSpec) throws(ReplyError) -> App {
+        let id = AppID(nextAppID)
+        let outPath = spec.outFile ?? home.logPath(name: spec.name, stream: "out")
+        let errPath = spec.errorFile ?? home.logPath(name: spec.name, stream: "err")
+        func open(_ path: String) throws(ReplyError) -> FileDescriptor {
+            do { return try Files.openAppend(path) } catch {
+                throw ReplyError(.failed, "cannot open log file \(path): \(error.errno.message)")
+            }
+        }
+        let outFile = try open(outPath)
+        let errFile: FileDescriptor
+        do { errFile = try open(errPath) } catch {
+            outFile.closeQuietly()
+            throw error
+        }
+        let pipes: (Pipe, Pipe, Pipe)
+        do {
+            pipes = (
+                try Pipe.make(nonblockingRead: false), try Pipe.make(nonblockingRead: true),
+                try Pipe.make(nonblockingRead: true)
+            )
+        } catch {
+            outFile.closeQuietly()
+            errFile.closeQuietly()
+            throw ReplyError(.failed, "cannot create pipes: \(error.description)")
+        }
+        nextAppID += 1
+        let app = App(
+            id: id, spec: spec, stdin: pipes.0, stdout: LogStream(pipe: pipes.1, path: outPath, file: outFile),
+            stderr: LogStream(pipe: pipes.2, path: errPath, file: errFile))
+        try? epoll.add(app.stdout.pipe.read, for: .readable, token: Token(.stdout, id.rawValue).rawValue)
+        try? epoll.add(app.stderr.pipe.read, for: .readable, token: Token(.stderr, id.rawValue).rawValue)
+        apps[id] = app
+        return app
+    }
+}

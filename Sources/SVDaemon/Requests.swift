@@ -1,0 +1,157 @@
+import Glibc
+import SVCore
+import SVLinux
+import SVProtocol
+
+/// What each request does. A reply that must wait for processes (stop, restart, delete, kill)
+/// returns nil and leaves a `Waiter`.
+extension Daemon {
+    func handle(_ request: Request, client: Int, requestID: Int) -> Result<JSON, ReplyError>? {
+        do {
+            switch request {
+            case .hello:
+                return .success(.object(JSONObject([
+                    ("version", .string(svVersion)), ("protocolVersion", .int(Int64(protocolVersion))),
+                    ("pid", .int(Int64(getpid()))),
+                ])))
+            case .ping:
+                let info = PingInfo(
+                    version: svVersion, pid: getpid(), uptimeMs: (SystemClock.now - startedAt).milliseconds,
+                    execGeneration: execGeneration, wakeups: wakeups, apps: apps.count)
+                return .success(try JSONCoder.encode(info))
+            case .update:
+                // TODO(issue 3): in-place re-exec with --reexec; the request itself is frozen.
+                throw ReplyError(.notSupported, "in-place update is not built yet; run `sv kill`, then any command")
+            case .start(let arguments):
+                return .success(try start(arguments))
+            case .startExisting(let targets):
+                let found = try resolve(targets)
+                for app in found where app.machine.process == nil { feed(app, .startRequested) }
+                return .success(appInfos(found))
+            case .stop(let targets):
+                return wait(for: try resolve(targets), event: .stopRequested, client: client, requestID: requestID)
+            case .restart(let arguments):
+                let found = try resolve(arguments.targets)
+                if let env = arguments.updatedEnv {
+                    for app in found {
+                        var spec = app.machine.spec
+                        spec.capturedEnv = CapturedEnvironment.filter(env)
+                        app.machine.update(spec: spec)
+                    }
+                }
+                return wait(for: found, event: .restartRequested, client: client, requestID: requestID)
+            case .delete(let targets):
+                let found = try resolve(targets)
+                let infos = appInfos(found)
+                for app in found { feed(app, .deleteRequested) }
+                waiters.append(Waiter(client: client, request: requestID, apps: found.map(\.id), then: .replyApps))
+                _ = infos
+                return nil
+            case .reset(let targets):
+                let found = try resolve(targets)
+                for app in found { feed(app, .resetRequested) }
+                return .success(appInfos(found))
+            case .list:
+                return .success(appInfos(Array(apps.values)))
+            case .describe(let targets):
+                let found = try resolve(targets)
+                let now = SystemClock.now
+                let ticks = ProcFS.uptimeTicks()
+                var details: [JSON] = []
+                for app in found.sorted(by: { $0.id < $1.id }) {
+                    var spec = app.machine.spec
+                    // Env values are never sent unless asked (describe --env comes with issue 6): keys only.
+                    spec.capturedEnv = spec.capturedEnv.mapValues { _ in "" }
+                    spec.env = spec.env.mapValues { _ in "" }
+                    let detail = AppDetail(
+                        info: app.info(now: now, uptimeTicks: ticks), spec: spec, runs: app.runs, messages: app.messages)
+                    var json = try JSONCoder.encode(detail)
+                    if case .object(var object) = json {
+                        object["droppedLogBytes"] = .int(app.stdout.droppedBytes + app.stderr.droppedBytes)
+                        json = .object(object)
+                    }
+                    details.append(json)
+                }
+                return .success(.array(details))
+            case .signal(let signal, let targets):
+                let found = try resolve(targets)
+                var signalled: [App] = []
+                for app in found {
+                    if let process = app.machine.process, Reaper.signalProcess(process.pid, signal) { signalled.append(app) }
+                }
+                guard !signalled.isEmpty else {
+                    throw ReplyError(.failed, "no process to signal: \(targets.map(\.description).joined(separator: ", ")) not running")
+                }
+                log.info("\(signal.name) sent to \(signalled.map { "\($0.name) (id \($0.id))" }.joined(separator: ", "))")
+                return .success(appInfos(signalled))
+            case .kill:
+                log.info("kill requested: stopping every app for good, then exiting")
+                let ids = apps.keys.sorted()
+                beginShutdown(event: .stopRequested)
+                waiters.append(Waiter(client: client, request: requestID, apps: ids, then: .replyKilled))
+                return nil
+            }
+        } catch let error as ReplyError {
+            return .failure(error)
+        } catch {
+            return .failure(ReplyError(.failed, "\(error)"))
+        }
+    }
+
+    private func wait(for found: [App], event: AppEvent, client: Int, requestID: Int) -> Result<JSON, ReplyError>? {
+        for app in found { feed(app, event) }
+        waiters.append(Waiter(client: client, request: requestID, apps: found.map(\.id), then: .replyApps))
+        return nil
+    }
+
+    /// The apps `targets` name, in id order, each once. An unknown target is an error.
+    func resolve(_ targets: [Target]) throws(ReplyError) -> [App] {
+        var found: [AppID: App] = [:]
+        for target in targets {
+            let matches: [App]
+            switch target {
+            case .all: matches = Array(apps.values)
+            case .id(let id): matches = apps[id].map { [$0] } ?? []
+            case .name(let name): matches = apps.values.filter { $0.name == name }
+            }
+            if matches.isEmpty && target != .all {
+                throw ReplyError(.notFound, "no app matches '\(target)' (run 'sv list' to see names and ids)")
+            }
+            for app in matches { found[app.id] = app }
+        }
+        return found.values.sorted { $0.id < $1.id }
+    }
+
+    private func start(_ arguments: StartArguments) throws(ReplyError) -> JSON {
+        var started: [App] = []
+        for spec in arguments.specs {
+            if let problem = AppName.problem(with: spec.name) {
+                throw ReplyError(.badRequest, "invalid name '\(spec.name)': \(problem)")
+            }
+            let sameName = apps.values.filter { $0.name == spec.name }.sorted { $0.id < $1.id }
+            if !arguments.force, let running = sameName.first(where: { $0.machine.status != .stopped }) {
+                throw ReplyError(
+                    .conflict,
+                    "'\(spec.name)' is already \(running.machine.status.rawValue) (id \(running.id)); use --force to start another, or 'sv restart \(spec.name)'"
+                )
+            }
+            if !arguments.force, let stopped = sameName.first {
+                // pm2 starts a stopped app of that name again, with the options given now.
+                stopped.machine.update(spec: spec)
+                feed(stopped, .startRequested)
+                started.append(stopped)
+                continue
+            }
+            let app = try createApp(spec: spec)
+            feed(app, .startRequested)
+            if let error = app.lastSpawnError, app.machine.process == nil {
+                // The very first exec failed: tell the user exactly why, and keep nothing.
+                feed(app, .deleteRequested)
+                throw ReplyError(.failed, "cannot start '\(spec.name)': \(error)")
+            }
+            log.info("\(app.name) (id \(app.id)): started, pid \(app.machine.process?.pid.description ?? "-")")
+            started.append(app)
+        }
+        return appInfos(started)
+    }
+}

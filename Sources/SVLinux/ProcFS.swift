@@ -1,0 +1,76 @@
+import CShims
+import Glibc
+import SVCore
+
+/// Readings from `/proc/PID`: cheap per-process figures for `list` (design.md §7b).
+public enum ProcFS {
+    public struct Usage: Sendable, Equatable {
+        /// CPU time (user + system) in clock ticks.
+        public var cpuTicks: UInt64
+        /// Start time after boot in clock ticks.
+        public var startTicks: UInt64
+        /// Resident memory in bytes.
+        public var residentBytes: UInt64
+        public var sessionID: Int32
+    }
+
+    static let ticksPerSecond = UInt64(max(sv_clock_ticks(), 1))
+    static let pageSize = UInt64(max(sv_page_size(), 4096))
+
+    /// Reads `/proc/PID/stat` and `/proc/PID/statm`; nil when the process is gone.
+    public static func usage(of pid: ProcessID) -> Usage? {
+        guard let stat = Files.readSmall("/proc/\(pid.rawValue)/stat"),
+            let close = stat.lastIndex(of: UInt8(ascii: ")"))
+        else { return nil }
+        // Fields after "(comm)": state is field 3; utime 14, stime 15, starttime 22, session 6.
+        let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
+        func field(_ n: Int) -> UInt64 {
+            let i = n - 3
+            guard i < fields.count else { return 0 }
+            var value: UInt64 = 0
+            for b in fields[i] where b >= 48 && b <= 57 { value = value &* 10 &+ UInt64(b - 48) }
+            return value
+        }
+        var resident: UInt64 = 0
+        if let statm = Files.readSmall("/proc/\(pid.rawValue)/statm") {
+            let parts = statm.split(separator: UInt8(ascii: " "))
+            if parts.count > 1 {
+                for b in parts[1] where b >= 48 && b <= 57 { resident = resident * 10 + UInt64(b - 48) }
+            }
+        }
+        return Usage(
+            cpuTicks: field(14) + field(15), startTicks: field(22), residentBytes: resident * pageSize,
+            sessionID: Int32(truncatingIfNeeded: field(6)))
+    }
+
+    /// Seconds since boot, from `/proc/uptime`, in clock ticks.
+    public static func uptimeTicks() -> UInt64? {
+        guard let bytes = Files.readSmall("/proc/uptime") else { return nil }
+        var seconds: UInt64 = 0
+        var hundredths: UInt64 = 0
+        var afterDot = false
+        var digits = 0
+        for b in bytes {
+            if b == UInt8(ascii: ".") {
+                afterDot = true
+            } else if b >= 48 && b <= 57 {
+                if afterDot {
+                    if digits < 2 { hundredths = hundredths * 10 + UInt64(b - 48) }
+                    digits += 1
+                } else {
+                    seconds = seconds * 10 + UInt64(b - 48)
+                }
+            } else {
+                break
+            }
+        }
+        return seconds * ticksPerSecond + hundredths * ticksPerSecond / 100
+    }
+
+    /// Average CPU % over the process's life: its CPU ticks over its elapsed ticks.
+    public static func cpuPercent(_ usage: Usage, uptimeTicks: UInt64) -> Double {
+        guard uptimeTicks > usage.startTicks else { return 0 }
+        let elapsed = Double(uptimeTicks - usage.startTicks)
+        return (Double(usage.cpuTicks) / elapsed * 1000).rounded() / 10
+    }
+}

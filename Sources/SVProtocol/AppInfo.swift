@@ -1,0 +1,134 @@
+import SVCore
+
+/// One instance as `list`, `jlist` and the other replies show it. The `jlist` schema
+/// (docs/jlist.md); golden files pin it. Units are in the field names.
+public struct AppInfo: Codable, Sendable, Equatable {
+    public var id: AppID
+    public var name: String
+    public var status: AppStatus
+    public var desired: Desired
+    public var pid: ProcessID?
+    /// Wall time the current process started, ms since the epoch.
+    public var startedAtMs: Int64?
+    public var uptimeMs: Int64?
+    public var restarts: Int
+    public var unstableRestarts: Int
+    /// CPU % of the main process over its life, and its resident memory.
+    public var cpuPercent: Double?
+    public var memoryBytes: Int64?
+    public var script: String
+    public var interpreter: String?
+    public var args: [String]
+    public var cwd: String
+    public var outLog: String
+    public var errLog: String
+    /// The latest decision in words.
+    public var lastDecision: String
+    /// When the next automatic restart is due, ms from now.
+    public var nextRetryInMs: Int64?
+    /// The app reported ready (`process.send('ready')`) during this run.
+    public var ready: Bool
+
+    public init(
+        id: AppID, name: String, status: AppStatus, desired: Desired, restarts: Int, unstableRestarts: Int,
+        script: String, interpreter: String?, args: [String], cwd: String, outLog: String, errLog: String,
+        lastDecision: String, ready: Bool
+    ) {
+        self.id = id
+        self.name = name
+        self.status = status
+        self.desired = desired
+        self.restarts = restarts
+        self.unstableRestarts = unstableRestarts
+        self.script = script
+        self.interpreter = interpreter
+        self.args = args
+        self.cwd = cwd
+        self.outLog = outLog
+        self.errLog = errLog
+        self.lastDecision = lastDecision
+        self.ready = ready
+    }
+}
+
+/// One ended run, for `describe`.
+public struct RunRecord: Codable, Sendable, Equatable {
+    public var run: Int
+    public var pid: ProcessID
+    public var startedAtMs: Int64
+    public var endedAtMs: Int64?
+    public var exitCode: Int32?
+    public var signal: String?
+    /// SIGKILL was needed after the kill timeout.
+    public var escalated: Bool
+    /// What was decided after it ended.
+    public var decision: String?
+
+    public init(run: Int, pid: ProcessID, startedAtMs: Int64) {
+        self.run = run
+        self.pid = pid
+        self.startedAtMs = startedAtMs
+        self.escalated = false
+    }
+}
+
+/// `describe`: the instance, its options, and its recent runs.
+public struct AppDetail: Codable, Sendable {
+    public var info: AppInfo
+    public var spec: AppSpec
+    public var runs: [RunRecord]
+    public var messages: Int
+
+    public init(info: AppInfo, spec: AppSpec, runs: [RunRecord], messages: Int) {
+        self.info = info
+        self.spec = spec
+        self.runs = runs
+        self.messages = messages
+    }
+}
+
+/// `ping`'s answer.
+public struct PingInfo: Codable, Sendable {
+    public var version: String
+    public var protocolVersion: Int
+    public var pid: Int32
+    public var uptimeMs: Int64
+    public var execGeneration: Int
+    /// How many times the loop woke from epoll_wait.
+    public var wakeups: Int
+    public var apps: Int
+
+    public init(version: String, pid: Int32, uptimeMs: Int64, execGeneration: Int, wakeups: Int, apps: Int) {
+        self.version = version
+        self.protocolVersion = SVProtocol.protocolVersion
+        self.pid = pid
+        self.uptimeMs = uptimeMs
+        self.execGeneration = execGeneration
+        self.wakeups = wakeups
+        self.apps = apps
+    }
+}
+
+/// Splits a byte stream into lines: NDJSON framing, both directions.
+public struct LineBuffer: Sendable {
+    private var pending: [UInt8] = []
+    public let limit: Int
+    public init(limit: Int = maxFrameBytes) { self.limit = limit }
+
+    /// Appends bytes; returns the complete lines (without "\n"), or throws when a line exceeds the limit.
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        var start = 0
+        for (i, byte) in bytes.enumerated() where byte == 0x0A {
+            pending.append(contentsOf: bytes[start..<i])
+            lines.append(pending)
+            pending.removeAll(keepingCapacity: true)
+            start = i + 1
+        }
+        pending.append(contentsOf: bytes[start...])
+        if pending.count > limit { throw .tooLarge }
+        return lines
+    }
+
+    public var isEmpty: Bool { pending.isEmpty }
+}
