@@ -1,1 +1,4 @@
-print("x")
+import Glibc
+import SVClient
+
+exit(SV.run(Array(CommandLine.arguments.dropFirst())))

@@ -1,1 +1,73 @@
-print("x")
+import Glibc
+
+// A test program that does what its arguments say, in order (STYLE.md 35):
+//   exit N            exit with code N
+//   sleep MS          sleep
+//   print TEXT        write TEXT and a newline to stdout
+//   eprint TEXT       write TEXT and a newline to stderr
+//   lines N           write lines "line 1" … "line N" to stdout
+//   ignore SIG        ignore a signal number (e.g. 2 for SIGINT)
+//   grandchild MS     fork a child that sleeps MS (stays in the group), print its pid
+//   fds               print the open descriptors of this process, space-separated
+//   pidfile PATH      write this pid to PATH
+//   forever           sleep until killed
+
+func say(_ text: String, fd: Int32 = 1) {
+    var bytes = Array((text + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
+}
+
+func pause(ms: Int) {
+    var spec = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
+    var rest = timespec()
+    while nanosleep(&spec, &rest) != 0 && errno == EINTR { spec = rest }
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+while !arguments.isEmpty {
+    let command = arguments.removeFirst()
+    func value() -> String { arguments.isEmpty ? "" : arguments.removeFirst() }
+    switch command {
+    case "exit": exit(Int32(value()) ?? 0)
+    case "sleep": pause(ms: Int(value()) ?? 0)
+    case "print": say(value())
+    case "eprint": say(value(), fd: 2)
+    case "lines":
+        let count = Int(value()) ?? 0
+        for n in 1...max(count, 1) where count > 0 { say("line \(n)") }
+    case "ignore": signal(Int32(value()) ?? 0, SIG_IGN)
+    case "grandchild":
+        let ms = Int(value()) ?? 0
+        let pid = fork()
+        if pid == 0 {
+            pause(ms: ms)
+            exit(0)
+        }
+        say("grandchild \(pid)")
+    case "fds":
+        var fds: [String] = []
+        if let directory = opendir("/proc/self/fd") {
+            let own = dirfd(directory)
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if let fd = Int32(name), fd != own { fds.append(name) }
+            }
+            closedir(directory)
+        }
+        say(fds.sorted { Int($0)! < Int($1)! }.joined(separator: " "))  // names are digits
+    case "pidfile":
+        let path = value()
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var bytes = Array("\(getpid())".utf8)
+        _ = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    case "forever":
+        while true { pause(ms: 60_000) }
+    default:
+        say("testchild: unknown command \(command)", fd: 2)
+        exit(64)
+    }
+}
+exit(0)

@@ -1,0 +1,117 @@
+import CShims
+import Glibc
+import SVCore
+import SVProtocol
+
+/// A connection to svd, started on demand (cli.md, Daemon).
+final class Client {
+    let fd: Int32
+    private var buffer = LineBuffer()
+    private var pending: [[UInt8]] = []
+    private var nextID = 1
+
+    private init(fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
+
+    static var home: String {
+        let env = System.environment
+        return env["SV_HOME"] ?? ((env["HOME"] ?? "/root") + "/.sv")
+    }
+    static var socketPath: String { home + "/svd.sock" }
+
+    /// Connects to the running svd, or nil when none answers.
+    static func connectIfRunning() throws -> Client? {
+        let fd = sv_connect_unix(socketPath)
+        if fd >= 0 { return Client(fd: fd) }
+        switch errno {
+        case ENOENT, ECONNREFUSED: return nil
+        case ENAMETOOLONG: throw CLIError("the socket path \(socketPath) is too long for a Unix socket (use a shorter SV_HOME)")
+        case EACCES: throw CLIError("cannot reach \(socketPath): permission denied (is it another user's SV_HOME?)")
+        default: throw CLIError("cannot connect to \(socketPath): \(System.errorText(errno))")
+        }
+    }
+
+    /// Connects, starting svd first when the socket does not answer.
+    static func connectOrStart() throws -> Client {
+        if let client = try connectIfRunning() { return client }
+        try startDaemon()
+        // The daemon reported ready (or another one holds the lock and is about to listen): poll
+        // the socket with a deadline.
+        let deadline = sv_monotonic_ns() + 10_000_000_000
+        while sv_monotonic_ns() < deadline {
+            if let client = try connectIfRunning() { return client }
+            var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)  // poll interval while svd binds
+            nanosleep(&pause, nil)
+        }
+        throw CLIError("svd did not answer on \(socketPath) within 10 s (see \(home)/svd.log)")
+    }
+
+    /// Runs `svd` (beside `sv` first, then PATH) and waits for it to report ready.
+    private static func startDaemon() throws {
+        let svd: String
+        if let directory = System.executableDirectory, System.isExecutable(directory + "/svd") {
+            svd = directory + "/svd"
+        } else if let found = System.findInPath("svd", path: System.environment["PATH"]) {
+            svd = found
+        } else {
+            throw CLIError("cannot find svd beside sv or in PATH (reinstall with Scripts/install)")
+        }
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(svd), nil]
+        defer { for pointer in argv { free(pointer) } }
+        let result = posix_spawn(&pid, svd, nil, nil, argv, environ)
+        guard result == 0 else { throw CLIError("cannot run \(svd): \(System.errorText(result))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard sv_wifexited(status) != 0 && sv_wexitstatus(status) == 0 else {
+            throw CLIError("svd failed to start (see the line above and \(home)/svd.log)")
+        }
+    }
+
+    /// Sends one request and waits for its reply.
+    func send(_ request: Request) throws -> JSON {
+        let id = nextID
+        nextID += 1
+        var line = Array(RequestFrame(id: id, request: request).json.serialized.utf8)
+        line.append(0x0A)
+        var offset = 0
+        while offset < line.count {
+            let n = line[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CLIError("lost the connection to svd: \(System.errorText(errno))")
+            }
+            offset += n
+        }
+        while true {
+            let frame = try readLine()
+            let reply: Reply
+            do { reply = try Reply(json: try JSON.parse(frame)) } catch {
+                throw CLIError("svd sent a reply sv cannot read (\(error)); run `sv update`")
+            }
+            guard reply.id == id || reply.id == 0 else { continue }
+            switch reply.outcome {
+            case .success(let result): return result
+            case .failure(let error): throw CLIError(error.message)
+            }
+        }
+    }
+
+    private func readLine() throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while pending.isEmpty {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CLIError("lost the connection to svd: \(System.errorText(errno))")
+            }
+            if n == 0 { throw CLIError("svd closed the connection before replying (see \(Client.home)/svd.log)") }
+            do {
+                pending = try chunk[0..<n].withUnsafeBytes { (bytes) throws(ProtocolError) in try buffer.append(bytes) }
+            } catch {
+                throw CLIError("svd sent an oversized reply")
+            }
+        }
+        return pending.removeFirst()
+    }
+}

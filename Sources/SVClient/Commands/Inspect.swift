@@ -1,0 +1,108 @@
+import ArgumentParser
+import SVCore
+import SVProtocol
+
+/// The process table.
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List apps.", aliases: ["ls", "l", "ps", "status"])
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.list)
+        print(Render.table(try Render.apps(reply)), terminator: "")
+    }
+}
+
+/// The process list as JSON, for scripts (docs/jlist.md).
+struct Jlist: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List apps as JSON (docs/jlist.md).")
+
+    func run() throws { print(try Client.connectOrStart().send(.list).serialized) }
+}
+
+struct Prettylist: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List apps as indented JSON.")
+
+    func run() throws { print(try Client.connectOrStart().send(.list).pretty) }
+}
+
+/// The pids of apps, one a line.
+struct Pid: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the pids of apps, one a line.")
+    @OptionGroup var targets: TargetArguments
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.describe(targets.parsed))
+        for detail in try JSONCoder.decode([AppDetail].self, from: reply) {
+            if let pid = detail.info.pid { print(pid) }
+        }
+    }
+}
+
+/// Everything about apps: spec, status, restarts, recent runs, the next retry.
+struct Describe: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show everything about an app.", aliases: ["show", "info"])
+    @OptionGroup var targets: TargetArguments
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.describe(targets.parsed))
+        let details = try JSONCoder.decode([AppDetail].self, from: reply)
+        for (n, detail) in details.enumerated() {
+            if n > 0 { print("") }
+            print(Self.render(detail, dropped: reply.arrayValue?[n]["droppedLogBytes"]?.intValue ?? 0), terminator: "")
+        }
+    }
+
+    static func render(_ detail: AppDetail, dropped: Int64) -> String {
+        let info = detail.info
+        let policy = detail.spec.policy
+        var rows: [[String]] = [
+            ["id", info.id.description], ["name", info.name], ["status", info.status.rawValue],
+            ["desired", info.desired.rawValue], ["pid", info.pid?.description ?? "-"],
+            ["uptime", info.uptimeMs.map { Render.duration(ms: $0) } ?? "-"], ["restarts", String(info.restarts)],
+            ["unstable runs", String(info.unstableRestarts)], ["last decision", info.lastDecision],
+        ]
+        if let retry = info.nextRetryInMs { rows.append(["next retry", "in \(retry) ms"]) }
+        rows += [
+            ["script", info.script], ["interpreter", info.interpreter ?? "none"],
+            ["args", info.args.joined(separator: " ")], ["cwd", info.cwd], ["out log", info.outLog],
+            ["err log", info.errLog], ["log bytes dropped", String(dropped)],
+            ["autorestart", policy.autorestart ? "on" : "off"], ["restart delay", "\(policy.restartDelay.milliseconds) ms"],
+            ["backoff first step", "\(policy.expBackoffRestartDelay.milliseconds) ms"],
+            ["max restarts", String(policy.maxRestarts)], ["min uptime", "\(policy.minUptime.milliseconds) ms"],
+            ["kill signal", policy.killSignal.name], ["kill timeout", "\(policy.killTimeout.milliseconds) ms"],
+            ["stop exit codes", policy.stopExitCodes.map(String.init).joined(separator: " ")],
+            ["env", (Array(detail.spec.env.keys) + Array(detail.spec.capturedEnv.keys)).count.description + " variables (values hidden)"],
+            ["ready reported", info.ready ? "yes" : "no"], ["ipc messages", String(detail.messages)],
+        ]
+        var out = Render.columns(rows)
+        out += "\nrecent runs:\n"
+        var table = [["run", "pid", "started", "ended", "duration", "exit", "sigkill", "decision"]]
+        for run in detail.runs.reversed() {
+            let exit = run.exitCode.map { "code \($0)" } ?? run.signal ?? "-"
+            let duration = run.endedAtMs.map { "\($0 - run.startedAtMs) ms" } ?? "running"
+            table.append([
+                String(run.run), run.pid.description, String(run.startedAtMs), run.endedAtMs.map(String.init) ?? "-",
+                duration, exit, run.escalated ? "yes" : "no", run.decision ?? "-",
+            ])
+        }
+        return out + Render.columns(table)
+    }
+}
+
+/// Is the daemon up (starts it): version, pid, uptime, exec generation, wake-ups.
+struct Ping: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check the daemon (starts it).")
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.ping)
+        if json {
+            print(reply.serialized)
+            return
+        }
+        let info = try JSONCoder.decode(PingInfo.self, from: reply)
+        print(
+            "svd \(info.version), pid \(info.pid), up \(Render.duration(ms: info.uptimeMs)), exec generation \(info.execGeneration), \(info.wakeups) wake-ups, \(info.apps) apps"
+        )
+    }
+}

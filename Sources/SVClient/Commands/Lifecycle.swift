@@ -1,0 +1,100 @@
+import ArgumentParser
+import SVCore
+import SVProtocol
+
+/// Stop apps: the kill signal, then SIGKILL to the process group after the kill timeout.
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop apps.")
+    @OptionGroup var targets: TargetArguments
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.stop(targets.parsed))
+        print(Render.summary("stopped", try Render.apps(reply)), terminator: "")
+    }
+}
+
+/// Restart apps (a stopped app is started).
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Restart apps (a stopped app starts).")
+    @OptionGroup var targets: TargetArguments
+    @Flag(help: "Replace the captured environment with your current one.") var updateEnv = false
+
+    func run() throws {
+        let env = updateEnv ? System.environment : nil
+        let reply = try Client.connectOrStart().send(.restart(RestartArguments(targets: targets.parsed, updatedEnv: env)))
+        print(Render.summary("restarted", try Render.apps(reply)), terminator: "")
+    }
+}
+
+/// Stop and forget apps.
+struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop and forget apps.", aliases: ["del"])
+    @OptionGroup var targets: TargetArguments
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.delete(targets.parsed))
+        for info in try Render.apps(reply) { print("deleted \(info.name) (id \(info.id))") }
+    }
+}
+
+/// Set restart counters to 0.
+struct Reset: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Set restart counters to 0.")
+    @OptionGroup var targets: TargetArguments
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.reset(targets.parsed))
+        for info in try Render.apps(reply) { print("reset \(info.name) (id \(info.id))") }
+    }
+}
+
+/// Send a signal to apps' main processes.
+struct SendSignal: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "signal", abstract: "Send a signal to apps' processes.", aliases: ["sendSignal"])
+    @Argument(help: "The signal: SIGUSR2, USR2 or 12.") var signal: String
+    @OptionGroup var targets: TargetArguments
+
+    func run() throws {
+        guard let parsed = Signal(parsing: signal) else {
+            throw ValidationError("unknown signal '\(signal)' (e.g. SIGUSR2, SIGTERM, 15)")
+        }
+        let reply = try Client.connectOrStart().send(.signal(parsed, targets.parsed))
+        for info in try Render.apps(reply) { print("sent \(parsed.name) to \(info.name) (id \(info.id)), pid \(info.pid?.description ?? "-")") }
+    }
+}
+
+/// Stop every app for good and the daemon.
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop every app (desired: stopped) and the daemon.")
+
+    func run() throws {
+        // Never starts a daemon just to kill it.
+        guard let client = try Client.connectIfRunning() else {
+            print("svd is not running")
+            return
+        }
+        let reply = try client.send(.kill)
+        print("stopped \(reply["stopped"]?.intValue ?? 0) apps; svd exited")
+    }
+}
+
+/// Not built yet: refused, never acting as a restart (issue 2).
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Zero-downtime restart (not built yet).")
+    @OptionGroup var targets: TargetArguments
+
+    func run() throws {
+        throw CLIError("reload is not built yet; use 'sv restart \(targets.targets.joined(separator: " "))' (it is not zero-downtime)")
+    }
+}
+
+/// Replace the running daemon in place (not built yet).
+struct Update: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Replace the running daemon in place.")
+
+    func run() throws {
+        guard let directory = System.executableDirectory else { throw CLIError("cannot find the svd beside sv") }
+        _ = try Client.connectOrStart().send(.update(svdPath: directory + "/svd"))
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import SVCore
+import SVProtocol
+
+/// Start scripts or binaries as new apps, or start existing stopped apps by name or id.
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a script or binary (or a stopped app by name or id).",
+        discussion: "The extension picks the interpreter: .js/.mjs/.cjs → node, .py → python3, .sh → bash.")
+
+    @Argument(help: "Scripts, binaries, or names and ids of existing apps.") var targets: [String] = []
+    @Option(name: .shortAndLong, help: "App name (default: the file name without extension).") var name: String?
+    @Option(help: "Working directory (default: the current one).") var cwd: String?
+    @Option(help: "Program that runs the script; 'none' to exec it directly.") var interpreter: String?
+    @Option(name: [.customLong("interpreter-args"), .customLong("node-args")], help: "Arguments to the interpreter.")
+    var interpreterArgs: String?
+    @Option(help: ArgumentHelp("Environment on top of yours (repeatable).", valueName: "KEY=VALUE")) var env: [String] = []
+    @Option(name: [.customShort("o"), .customLong("output")], help: "stdout log path.") var output: String?
+    @Option(name: [.customShort("e"), .customLong("error")], help: "stderr log path.") var error: String?
+    @Flag(help: "Start even if an app of that name is online.") var force = false
+    @OptionGroup var policy: PolicyOptions
+    /// What followed `--`: `SV.run` rewrites each into `--app-arg VALUE`, since ArgumentParser
+    /// allows no second positional array.
+    @Option(name: .customLong("app-arg"), parsing: .unconditionalSingleValue, help: .hidden) var args: [String] = []
+
+    func validate() throws {
+        if targets.isEmpty { throw ValidationError("give a script, binary, name or id to start") }
+        if name != nil && targets.count > 1 { throw ValidationError("--name applies to one script; give one target") }
+        if let name, let problem = AppName.problem(with: name) { throw ValidationError("invalid --name '\(name)': \(problem)") }
+        for pair in env where !pair.contains("=") || pair.hasPrefix("=") {
+            throw ValidationError("--env takes KEY=VALUE, got '\(pair)'")
+        }
+    }
+
+    func run() throws {
+        let environment = System.environment
+        let callerDirectory = System.currentDirectory
+        let workingDirectory = System.absolute(cwd ?? callerDirectory, base: callerDirectory)
+        if cwd != nil && System.kind(of: workingDirectory) != .directory {
+            throw CLIError("cannot start: --cwd \(workingDirectory) is not a directory")
+        }
+        var specs: [AppSpec] = []
+        var existing: [Target] = []
+        for target in targets {
+            if let spec = try ScriptResolver.spec(
+                for: target, name: name, workingDirectory: workingDirectory, callerDirectory: callerDirectory,
+                interpreter: interpreter, interpreterArgs: interpreterArgs, environment: environment)
+            {
+                var spec = spec
+                spec.args = args
+                spec.capturedEnv = CapturedEnvironment.filter(environment)
+                for pair in env {
+                    let equals = pair.firstIndex(of: "=")!  // validate() proved every pair has one
+                    spec.env[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+                }
+                policy.apply(to: &spec.policy)
+                spec.outFile = output.map { System.absolute($0, base: callerDirectory) }
+                spec.errorFile = error.map { System.absolute($0, base: callerDirectory) }
+                specs.append(spec)
+            } else {
+                existing.append(Target(parsing: target))
+            }
+        }
+        let client = try Client.connectOrStart()
+        var started: [AppInfo] = []
+        if !specs.isEmpty {
+            started += try Render.apps(try client.send(.start(StartArguments(specs: specs, force: force))))
+        }
+        if !existing.isEmpty {
+            started += try Render.apps(try client.send(.startExisting(existing)))
+        }
+        print(Render.summary("started", started), terminator: "")
+    }
+}
+
+/// Turns a `start` argument into an app spec: the script found, the interpreter resolved to an
+/// absolute path (so a boot with another PATH still finds it).
+enum ScriptResolver {
+    static let interpreters: [String: String] = ["js": "node", "mjs": "node", "cjs": "node", "py": "python3", "sh": "bash"]
+
+    /// The spec for `target`, or nil when it is not a file (then it names an existing app).
+    static func spec(
+        for target: String, name: String?, workingDirectory: String, callerDirectory: String, interpreter: String?,
+        interpreterArgs: String?, environment: [String: String]
+    ) throws -> AppSpec? {
+        var script = System.absolute(target, base: workingDirectory)
+        if System.kind(of: script) == .missing {
+            let fromCaller = System.absolute(target, base: callerDirectory)
+            if System.kind(of: fromCaller) != .missing { script = fromCaller }
+        }
+        switch System.kind(of: script) {
+        case .missing:
+            // A bare word may be an app's name or id; a path-like word is a missing file.
+            let looksLikePath = target.contains("/") || target.contains(".")
+            if looksLikePath {
+                throw CLIError("cannot start '\(target)': \(script): No such file or directory (check the path or --cwd)")
+            }
+            return nil
+        case .directory:
+            throw CLIError("cannot start '\(target)': \(script) is a directory (give the script inside it)")
+        case .regular, .other:
+            break
+        }
+        let ext = script.split(separator: "/").last.flatMap { base -> String? in
+            guard let dot = base.lastIndex(of: "."), dot != base.startIndex else { return nil }
+            return String(base[base.index(after: dot)...])
+        }
+        var resolvedInterpreter: String?
+        if let interpreter, interpreter != "none" {
+            guard let found = System.findInPath(interpreter, path: environment["PATH"]) else {
+                throw CLIError("cannot start '\(target)': interpreter '\(interpreter)' not found in PATH")
+            }
+            resolvedInterpreter = found
+        } else if interpreter == nil, let ext, let program = interpreters[ext] {
+            guard let found = System.findInPath(program, path: environment["PATH"]) else {
+                throw CLIError(
+                    "cannot start '\(target)': '\(program)' (for .\(ext) files) not found in PATH (install it or give --interpreter)")
+            }
+            resolvedInterpreter = found
+        }
+        if resolvedInterpreter == nil && !System.isExecutable(script) {
+            throw CLIError(
+                "cannot start '\(target)': \(script): Permission denied (make it executable with chmod +x, or give --interpreter)")
+        }
+        let appName = name ?? AppName.defaultName(forScript: script)
+        if let problem = AppName.problem(with: appName) {
+            throw CLIError("cannot start '\(target)': the name '\(appName)' is not valid (\(problem)); give --name")
+        }
+        var spec = AppSpec(name: appName, script: script, cwd: workingDirectory)
+        spec.interpreter = resolvedInterpreter
+        spec.interpreterArgs = interpreterArgs.map { $0.split(separator: " ").map(String.init) } ?? []
+        return spec
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import SVCore
+
+/// Targets shared by several commands: ids, names or `all`.
+struct TargetArguments: ParsableArguments {
+    @Argument(help: "App ids, names, or 'all'.")
+    var targets: [String] = []
+
+    func validate() throws {
+        if targets.isEmpty { throw ValidationError("give at least one target: an id, a name, or 'all'") }
+    }
+
+    var parsed: [Target] { targets.map(Target.init(parsing:)) }
+}
+
+/// The restart and stop options of `start` (cli.md), pm2's names.
+struct PolicyOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Delay before every restart (ms).", valueName: "ms")) var restartDelay: Int?
+    @Option(help: ArgumentHelp("First backoff step after an unstable run (ms).", valueName: "ms"))
+    var expBackoffRestartDelay: Int?
+    @Option(help: "Unstable restarts in a row before status errored.") var maxRestarts: Int?
+    @Option(help: ArgumentHelp("A run shorter than this is unstable (ms).", valueName: "ms")) var minUptime: Int?
+    @Option(help: ArgumentHelp("Grace time before SIGKILL (ms).", valueName: "ms")) var killTimeout: Int?
+    @Option(help: "First signal of a stop (default SIGINT).") var killSignal: String?
+    @Flag(name: .customLong("no-autorestart"), help: "Never restart by itself.") var noAutorestart = false
+    @Option(parsing: .upToNextOption, help: "Exit codes that are not restarted.") var stopExitCodes: [Int32] = []
+    @Flag(help: "Not built yet: online only once the app says so.") var waitReady = false
+    @Option(help: ArgumentHelp("Not built yet: how long to wait for ready (ms).", valueName: "ms")) var listenTimeout: Int?
+
+    func validate() throws {
+        for (name, value) in [
+            ("--restart-delay", restartDelay), ("--exp-backoff-restart-delay", expBackoffRestartDelay),
+            ("--min-uptime", minUptime), ("--kill-timeout", killTimeout), ("--max-restarts", maxRestarts),
+        ] {
+            if let value, value < 0 { throw ValidationError("\(name) must be 0 or more, got \(value)") }
+        }
+        if let killSignal, Signal(parsing: killSignal) == nil {
+            throw ValidationError("unknown signal '\(killSignal)' for --kill-signal (e.g. SIGINT, SIGTERM, 15)")
+        }
+        if waitReady || listenTimeout != nil {
+            // Refused rather than acting as a plain start (issue 2): reload and readiness come later.
+            throw CLIError("--wait-ready and --listen-timeout are not built yet; start without them")
+        }
+    }
+
+    func apply(to policy: inout RestartPolicy) {
+        if let restartDelay { policy.restartDelay = .milliseconds(restartDelay) }
+        if let expBackoffRestartDelay { policy.expBackoffRestartDelay = .milliseconds(expBackoffRestartDelay) }
+        if let maxRestarts { policy.maxRestarts = maxRestarts }
+        if let minUptime { policy.minUptime = .milliseconds(minUptime) }
+        if let killTimeout { policy.killTimeout = .milliseconds(killTimeout) }
+        if let killSignal, let signal = Signal(parsing: killSignal) { policy.killSignal = signal }
+        if noAutorestart { policy.autorestart = false }
+        if !stopExitCodes.isEmpty { policy.stopExitCodes = stopExitCodes }
+    }
+}

@@ -1,0 +1,83 @@
+import Glibc
+
+/// The few facts about the caller's process and files the CLI needs, without Foundation.
+enum System {
+    static var environment: [String: String] {
+        var out: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.utf8.firstIndex(of: UInt8(ascii: "=")) {
+                out[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            cursor += 1
+        }
+        return out
+    }
+
+    static var currentDirectory: String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }  // getcwd filled it
+    }
+
+    /// `path` made absolute against `base`, with "." and ".." resolved lexically.
+    static func absolute(_ path: String, base: String) -> String {
+        let joined = path.hasPrefix("/") ? path : base + "/" + path
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." {
+                _ = parts.popLast()
+                continue
+            }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    enum FileKind { case missing, regular, directory, other }
+
+    static func kind(of path: String) -> FileKind {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .missing }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return .regular
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+
+    static func isExecutable(_ path: String) -> Bool { access(path, X_OK) == 0 }
+
+    static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+    /// The absolute path of `program` found in `PATH` (or itself when it has a slash).
+    static func findInPath(_ program: String, path: String?) -> String? {
+        if program.contains("/") { return isExecutable(program) ? absolute(program, base: currentDirectory) : nil }
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") where !directory.isEmpty {
+            let candidate = String(directory) + "/" + program
+            if kind(of: candidate) == .regular && isExecutable(candidate) {
+                return absolute(candidate, base: currentDirectory)
+            }
+        }
+        return nil
+    }
+
+    /// The directory of the running `sv` binary (`/proc/self/exe`).
+    static var executableDirectory: String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return nil }
+        return String(path[..<slash])
+    }
+
+    static func writeStderr(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+
+    static var isTerminal: Bool { isatty(1) == 1 }
+}
