@@ -1,0 +1,90 @@
+import SVCore
+import SVProtocol
+import Testing
+
+@Suite struct CodableTests {
+    @Test func specRoundTrips() throws {
+        var spec = AppSpec(name: "my api", script: "/srv/app.js", cwd: "/srv")
+        spec.interpreter = "/usr/bin/node"
+        spec.args = ["--port", "80"]
+        spec.env = ["A": "1"]
+        spec.policy.killTimeout = .milliseconds(1234)
+        spec.policy.stopExitCodes = [0, 3]
+        spec.policy.killSignal = .term
+        spec.outFile = "/var/log/out.log"
+        let json = try JSONCoder.encode(spec)
+        #expect(json["policy"]?["killTimeoutMs"] == .int(1234))
+        #expect(json["errorFile"] == nil)  // absent optionals are left out
+        let back = try JSONCoder.decode(AppSpec.self, from: try JSON.parse(json.serialized))
+        #expect(back == spec)
+    }
+
+    @Test func policyDefaultsFillMissingKeys() throws {
+        let policy = try JSONCoder.decode(RestartPolicy.self, from: "{\"maxRestarts\":3}")
+        #expect(policy.maxRestarts == 3)
+        #expect(policy.killTimeout == .milliseconds(5000))
+        #expect(policy.killSignal == .int)
+    }
+
+    @Test func wrongTypesAreErrors() {
+        #expect(throws: (any Error).self) { try JSONCoder.decode(RestartPolicy.self, from: "{\"maxRestarts\":\"four\"}") }
+        #expect(throws: (any Error).self) { try JSONCoder.decode(Int32.self, from: "99999999999") }
+    }
+
+    @Test func requestFramesRoundTrip() throws {
+        let requests: [Request] = [
+            .hello, .ping, .update(svdPath: "/usr/local/bin/svd"), .list, .kill, .stop([.name("api"), .id(AppID(3))]),
+            .signal(.usr2, [.all]), .restart(RestartArguments(targets: [.all], updatedEnv: ["A": "b"])),
+            .start(StartArguments(specs: [AppSpec(name: "x", script: "/x", cwd: "/")], force: true)),
+        ]
+        for (n, request) in requests.enumerated() {
+            let line = RequestFrame(id: n, request: request).json.serialized
+            let back = try RequestFrame(json: try JSON.parse(line))
+            #expect(back.id == n)
+            #expect(back.request.command == request.command)
+            #expect(RequestFrame(id: n, request: back.request).json == RequestFrame(id: n, request: request).json)
+        }
+    }
+
+    /// The frozen requests keep their wire shape in every version (design.md §6).
+    @Test func frozenRequestsWireFormat() {
+        #expect(RequestFrame(id: 1, request: .hello).json.serialized == "{\"v\":1,\"id\":1,\"cmd\":\"hello\"}")
+        #expect(RequestFrame(id: 2, request: .ping).json.serialized == "{\"v\":1,\"id\":2,\"cmd\":\"ping\"}")
+        #expect(
+            RequestFrame(id: 3, request: .update(svdPath: "/x/svd")).json.serialized
+                == "{\"v\":1,\"id\":3,\"cmd\":\"update\",\"args\":{\"svdPath\":\"/x/svd\"}}")
+    }
+
+    @Test func malformedFramesAreErrors() throws {
+        #expect(throws: ProtocolError.self) { try RequestFrame(json: try JSON.parse("[]")) }
+        #expect(throws: ProtocolError.self) { try RequestFrame(json: try JSON.parse("{\"id\":1,\"cmd\":\"ping\"}")) }
+        #expect(throws: ProtocolError.unknownCommand("nope")) {
+            try RequestFrame(json: try JSON.parse("{\"v\":1,\"id\":1,\"cmd\":\"nope\"}"))
+        }
+        #expect(throws: ProtocolError.self) { try RequestFrame(json: try JSON.parse("{\"v\":1,\"id\":1,\"cmd\":\"stop\"}")) }
+    }
+
+    @Test func replyRoundTrips() throws {
+        let ok = Reply(id: 4, outcome: .success(.array([.int(1)])))
+        let back = try Reply(json: try JSON.parse(ok.json.serialized))
+        #expect(back.id == 4)
+        let failure = Reply(id: 5, outcome: .failure(ReplyError(.notFound, "no app matches 'x'")))
+        let parsed = try Reply(json: try JSON.parse(failure.json.serialized))
+        guard case .failure(let error) = parsed.outcome else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(error == ReplyError(.notFound, "no app matches 'x'"))
+    }
+
+    @Test func lineBufferSplitsAndCaps() throws {
+        var buffer = LineBuffer(limit: 16)
+        let lines = try Array("ab\ncd\nef".utf8).withUnsafeBytes { try buffer.append($0) }
+        #expect(lines == [Array("ab".utf8), Array("cd".utf8)])
+        let rest = try Array("g\n".utf8).withUnsafeBytes { try buffer.append($0) }
+        #expect(rest == [Array("efg".utf8)])
+        #expect(throws: ProtocolError.tooLarge) {
+            try Array(String(repeating: "x", count: 17).utf8).withUnsafeBytes { try buffer.append($0) }
+        }
+    }
+}
