@@ -7,6 +7,11 @@ public struct Pipe: Sendable {
     public var read: FileDescriptor
     public var write: FileDescriptor
 
+    public init(read: FileDescriptor, write: FileDescriptor) {
+        self.read = read
+        self.write = write
+    }
+
     /// A new pipe; the read end non-blocking when the loop reads it.
     public static func make(nonblockingRead: Bool) throws(SyscallError) -> Pipe {
         var fds: [Int32] = [-1, -1]

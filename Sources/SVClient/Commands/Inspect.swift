@@ -42,9 +42,14 @@ struct Pid: ParsableCommand {
 struct Describe: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show everything about an app.", aliases: ["show", "info"])
     @OptionGroup var targets: TargetArguments
+    @Flag(help: "Print JSON (an array: one object per instance, with its recent runs).") var json = false
 
     func run() throws {
         let reply = try Client.connectOrStart().send(.describe(targets.parsed))
+        if json {
+            print(reply.pretty)
+            return
+        }
         let details = try JSONCoder.decode([AppDetail].self, from: reply)
         for (n, detail) in details.enumerated() {
             if n > 0 { print("") }
