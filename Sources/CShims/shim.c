@@ -306,3 +306,7 @@ int sv_daemonize(void) {
     setsid();
     return report[1];
 }
+
+int sv_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}

@@ -9,6 +9,12 @@ enum Render {
         }
     }
 
+    static func details(_ json: JSON) throws -> [AppDetail] {
+        do { return try JSONCoder.decode([AppDetail].self, from: json) } catch {
+            throw CLIError("svd sent a description sv cannot read (\(error)); run `sv update`")
+        }
+    }
+
     /// The `list` table (cli.md): id, name, pid, uptime, restarts, status, cpu, memory.
     static func table(_ infos: [AppInfo]) -> String {
         guard !infos.isEmpty else { return "no apps (start one with 'sv start app.js')\n" }

@@ -37,6 +37,9 @@ public enum SVDaemonMain {
             }
         }
 
+        // Descriptors inherited from whoever started svd (a test runner, a shell) are not ours:
+        // held open, they would keep the caller's pipes alive and leak into apps.
+        _ = sv_close_range_from(3)
         reopenStandardDescriptors()
         // An inherited SIG_IGN for SIGCHLD would auto-reap children and lose their exits.
         signal(SIGCHLD, SIG_DFL)

@@ -125,3 +125,7 @@ pid_t sv_getsid(pid_t pid);
 /// copying the error text to its stderr. Returns -1 with errno if fork fails.
 int sv_daemonize(void);
 #endif
+
+#include <spawn.h>
+/// posix_spawn_file_actions_addchdir_np is GNU-only (glibc 2.29+): not in Swift's Glibc module.
+int sv_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);

@@ -32,7 +32,7 @@ struct Pid: ParsableCommand {
 
     func run() throws {
         let reply = try Client.connectOrStart().send(.describe(targets.parsed))
-        for detail in try JSONCoder.decode([AppDetail].self, from: reply) {
+        for detail in try Render.details(reply) {
             if let pid = detail.info.pid { print(pid) }
         }
     }
@@ -50,7 +50,7 @@ struct Describe: ParsableCommand {
             print(reply.pretty)
             return
         }
-        let details = try JSONCoder.decode([AppDetail].self, from: reply)
+        let details = try Render.details(reply)
         for (n, detail) in details.enumerated() {
             if n > 0 { print("") }
             print(Self.render(detail, dropped: reply.arrayValue?[n]["droppedLogBytes"]?.intValue ?? 0), terminator: "")

@@ -18,7 +18,12 @@ struct Logs: ParsableCommand {
 
     func run() throws {
         let client = try Client.connectOrStart()
-        let infos = try Render.apps(try client.send(target.map { .describeInfos([Target(parsing: $0)]) } ?? .list))
+        let infos: [AppInfo]
+        if let target {
+            infos = try Render.details(try client.send(.describe([Target(parsing: target)]))).map(\.info)
+        } else {
+            infos = try Render.apps(try client.send(.list))
+        }
         for info in infos {
             var files: [(String, String)] = []
             if !err { files.append(("out", info.outLog)) }
@@ -35,11 +40,6 @@ struct Logs: ParsableCommand {
             System.writeStderr("sv: following logs is not built yet (issue 4); showing history only\n")
         }
     }
-}
-
-extension Request {
-    /// `describe`, read as plain app infos.
-    static func describeInfos(_ targets: [Target]) -> Request { .describe(targets) }
 }
 
 /// Reads the end of a file backwards, never the whole file.
