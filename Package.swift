@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "SVClient",
             dependencies: [
-                "SVCore", "SVProtocol", "CShims",
+                "SVCore", "SVProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

@@ -1,4 +1,3 @@
-import CShims
 import Glibc
 import SVCore
 import SVProtocol
@@ -6,7 +5,8 @@ import SVProtocol
 /// A connection to svd, started on demand (cli.md, Daemon).
 final class Client {
     let fd: Int32
-    private var buffer = LineBuffer()
+    /// Replies may be large (`list` of 1,000 apps); svd caps a client's queue at 32 MiB.
+    private var buffer = LineBuffer(limit: 32 << 20)
     private var pending: [[UInt8]] = []
     private var nextID = 1
 
@@ -21,7 +21,7 @@ final class Client {
 
     /// Connects to the running svd, or nil when none answers.
     static func connectIfRunning() throws -> Client? {
-        let fd = sv_connect_unix(socketPath)
+        let fd = System.connectUnix(socketPath)
         if fd >= 0 { return Client(fd: fd) }
         switch errno {
         case ENOENT, ECONNREFUSED: return nil
@@ -37,8 +37,8 @@ final class Client {
         try startDaemon()
         // The daemon reported ready (or another one holds the lock and is about to listen): poll
         // the socket with a deadline.
-        let deadline = sv_monotonic_ns() + 10_000_000_000
-        while sv_monotonic_ns() < deadline {
+        let deadline = System.monotonicSeconds + 10
+        while System.monotonicSeconds < deadline {
             if let client = try connectIfRunning() { return client }
             var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)  // poll interval while svd binds
             nanosleep(&pause, nil)
@@ -63,7 +63,8 @@ final class Client {
         guard result == 0 else { throw CLIError("cannot run \(svd): \(System.errorText(result))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard sv_wifexited(status) != 0 && sv_wexitstatus(status) == 0 else {
+        // WIFEXITED and WEXITSTATUS are macros Swift cannot call: exited normally with code 0.
+        guard status & 0x7f == 0 && (status >> 8) & 0xff == 0 else {
             throw CLIError("svd failed to start (see the line above and \(home)/svd.log)")
         }
     }

@@ -80,4 +80,38 @@ enum System {
     }
 
     static var isTerminal: Bool { isatty(1) == 1 }
+
+    static var monotonicSeconds: Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
+    /// A blocking, close-on-exec connection to a Unix socket; -1 with errno set.
+    static func connectUnix(_ path: String) -> Int32 {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            errno = ENAMETOOLONG
+            return -1
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in bytes.enumerated() { raw[i] = byte }
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        var rc: Int32
+        repeat {
+            rc = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } }
+        } while rc < 0 && errno == EINTR
+        if rc < 0 {
+            let saved = errno
+            close(fd)
+            errno = saved
+            return -1
+        }
+        return fd
+    }
 }

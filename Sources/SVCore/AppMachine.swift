@@ -36,9 +36,9 @@ public struct AppMachine: Sendable {
     public var process: (pid: ProcessID, run: RunID, since: Instant)? {
         switch phase {
         case .running(let run): return (run.pid, run.id, run.since)
-        case .stopping(let stopping) where !stopping.leaderExited:
-            return (stopping.run.pid, stopping.run.id, stopping.run.since)
-        default: return nil
+        case .stopping(let stopping):
+            return stopping.leaderExited ? nil : (stopping.run.pid, stopping.run.id, stopping.run.since)
+        case .stopped, .launching, .waitingRestart, .errored: return nil
         }
     }
 
@@ -79,12 +79,12 @@ public struct AppMachine: Sendable {
 
     // MARK: - User commands
 
-    private mutating func start(now: Instant) -> [AppEffect] {
+    private mutating func start(now: Instant, countsAsRestart: Bool = false) -> [AppEffect] {
         desired = .online
         switch phase {
         case .stopped, .errored:
             unstableRuns = 0
-            return spawnNow(reason: "started by user", countsAsRestart: false)
+            return spawnNow(reason: countsAsRestart ? "restarted by user" : "started by user", countsAsRestart: countsAsRestart)
         case .waitingRestart(let timer, _):
             unstableRuns = 0
             return [.cancelTimer(timer)] + spawnNow(reason: "started by user", countsAsRestart: true)
@@ -106,7 +106,7 @@ public struct AppMachine: Sendable {
             unstableRuns = 0
             return beginStop(run: run, then: .startNew, reason: "restart requested by user", now: now)
         case .stopped, .errored, .waitingRestart, .stopping, .launching:
-            return start(now: now)
+            return start(now: now, countsAsRestart: true)
         }
     }
 
@@ -161,9 +161,12 @@ public struct AppMachine: Sendable {
         guard case .launching(let launching) = phase, launching == run else {
             preconditionFailure("spawnFailed(\(run)) while \(phase)")
         }
-        // A failed exec is an unstable run: retried with backoff, errored after max_restarts.
+        // A failed exec is an unstable run: retried with backoff, errored after max_restarts. The
+        // retry always goes through a timer, even a due one: a spawn never answers a spawn
+        // failure within the same call (no recursion when the backoff is 0).
         let decision = decide(after: .code(127), ranFor: .zero, cause: reason, now: now)
-        return [.recordRunEnded(run, .code(127), escalated: false, decision: decision.reason)] + apply(decision, now: now)
+        return apply(decision, now: now, spawnDueNow: false)
+            + [.recordRunEnded(run, .code(127), escalated: false, decision: decision.reason)]
     }
 
     private mutating func leaderExiting(run: RunID) -> [AppEffect] {
@@ -178,7 +181,8 @@ public struct AppMachine: Sendable {
         case .running(let current) where current.id == run:
             let decision = decide(after: status, ranFor: now - current.since, cause: nil, now: now)
             let record = AppEffect.recordRunEnded(run, status, escalated: false, decision: decision.reason)
-            if groupEmpty { return [record] + apply(decision, now: now) }
+            // The respawn comes first: the record (a log line, later a commit) follows it (design.md §4).
+            if groupEmpty { return apply(decision, now: now) + [record] }
             // Leftovers of the group got the kill signal at .leaderExiting; SIGKILL follows after the timeout.
             let timer = newTimer()
             var stopping = Stopping(run: current, timer: timer, then: .apply(decision, exited: status))
@@ -196,7 +200,7 @@ public struct AppMachine: Sendable {
             }
             let record = AppEffect.recordRunEnded(run, status, escalated: stopping.escalated, decision: decision)
             phase = .stopping(stopping)
-            return [record] + (groupEmpty ? finishStop(stopping, now: now) : [])
+            return (groupEmpty ? finishStop(stopping, now: now) : []) + [record]
         case .running, .stopping, .stopped, .errored, .waitingRestart, .launching:
             // An exit of an older run (its leftovers' group was already handled): nothing to decide.
             return []
@@ -269,7 +273,7 @@ public struct AppMachine: Sendable {
             reason: "\(what) after \(uptime.humanReadable), unstable run \(unstable) of \(policy.maxRestarts): restart in \(delay.humanReadable)")
     }
 
-    private mutating func apply(_ decision: Decision, now: Instant) -> [AppEffect] {
+    private mutating func apply(_ decision: Decision, now: Instant, spawnDueNow: Bool = true) -> [AppEffect] {
         lastDecision = decision.reason
         switch decision {
         case .stay(let status, _):
@@ -282,7 +286,7 @@ public struct AppMachine: Sendable {
             return []
         case .restart(let at, let afterUnstableRun, let reason):
             unstableRuns = afterUnstableRun ? unstableRuns + 1 : 0
-            if at <= now { return spawnNow(reason: reason, countsAsRestart: true) }
+            if at <= now && spawnDueNow { return spawnNow(reason: reason, countsAsRestart: true) }
             let timer = newTimer()
             phase = .waitingRestart(timer, at: at)
             return [.armTimer(timer, at: at)]
@@ -290,6 +294,7 @@ public struct AppMachine: Sendable {
     }
 
     private mutating func spawnNow(reason: String, countsAsRestart: Bool) -> [AppEffect] {
+        lastDecision = reason
         lastRun = lastRun.next
         if countsAsRestart { restarts += 1 }
         phase = .launching(lastRun)

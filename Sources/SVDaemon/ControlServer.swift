@@ -13,7 +13,7 @@ final class ControlClient {
 
     /// A client that reads nothing gets at most this much queued, then is dropped: a slow client
     /// never blocks the loop or grows svd without bound.
-    static let outputLimit = 8 << 20
+    static let outputLimit = 32 << 20
 
     init(fd: FileDescriptor) { self.fd = fd }
 }
@@ -66,24 +66,24 @@ extension Daemon {
     }
 
     private func handleFrame(_ line: [UInt8], from client: Int) {
-        let frame: RequestFrame
-        do {
-            let json: JSON
-            do { json = try JSON.parse(line) } catch { throw ProtocolError.malformed(error.description) }
-            frame = try RequestFrame(json: json)
-        } catch {
-            let id = (try? JSON.parse(line))?["id"]?.intValue.map(Int.init) ?? 0
-            send(Reply(id: id, outcome: .failure(ReplyError(.badRequest, "\(error)"))), to: client, thenClose: true)
+        let json: JSON
+        do { json = try JSON.parse(line) } catch {
+            send(Reply(id: 0, outcome: .failure(ReplyError(.badRequest, "malformed frame: \(error)"))), to: client, thenClose: true)
             return
         }
-        let frozen: Bool
-        switch frame.request {
-        case .hello, .ping, .update: frozen = true
-        default: frozen = false
-        }
-        if frame.version != protocolVersion && !frozen {
+        let id = json["id"]?.intValue.map(Int.init) ?? 0
+        // The version is checked before the arguments: a newer sv's request may not parse here.
+        // Only the frozen requests are served across versions (design.md §6).
+        if let version = json["v"]?.intValue, version != Int64(protocolVersion),
+            !RequestFrame.frozenCommands.contains(json["cmd"]?.stringValue ?? "")
+        {
             let message = "svd is version \(svVersion) (protocol \(protocolVersion)); run `sv update`"
-            send(Reply(id: frame.id, outcome: .failure(ReplyError(.versionMismatch, message))), to: client)
+            send(Reply(id: id, outcome: .failure(ReplyError(.versionMismatch, message))), to: client)
+            return
+        }
+        let frame: RequestFrame
+        do { frame = try RequestFrame(json: json) } catch {
+            send(Reply(id: id, outcome: .failure(ReplyError(.badRequest, error.description))), to: client, thenClose: true)
             return
         }
         if let outcome = handle(frame.request, client: client, requestID: frame.id) {
@@ -155,6 +155,8 @@ extension Daemon {
             case .replyApps:
                 let infos = appInfos(waiter.apps.compactMap { apps[$0] })
                 send(Reply(id: waiter.request, outcome: .success(infos)), to: waiter.client)
+            case .reply(let result):
+                send(Reply(id: waiter.request, outcome: .success(result)), to: waiter.client)
             case .replyKilled:
                 send(
                     Reply(id: waiter.request, outcome: .success(.object(JSONObject([("stopped", .int(Int64(waiter.apps.count)))])))),

@@ -19,8 +19,9 @@ final class Daemon {
     let lock: FileDescriptor
     let startedAt = SystemClock.now
     let execGeneration = 1
-    /// The NOFILE soft limit svd found at start: restored in every app (design.md §1).
+    /// The NOFILE soft limit and umask svd found at start: restored in every app (design.md §1).
     let appNofileSoft: UInt64?
+    let appUmask: mode_t
 
     var apps: [AppID: App] = [:]
     var appsByPid: [ProcessID: AppID] = [:]
@@ -28,6 +29,9 @@ final class Daemon {
     var clients: [Int: ControlClient] = [:]
     var nextClientID = 1
     var timers = Heap<PendingTimer>()
+    /// Timers in the heap that will still fire; a cancelled one leaves this set for
+    /// `cancelledTimers` and is dropped when it reaches the top of the heap.
+    var liveTimers: Set<TimerKey> = []
     var cancelledTimers: Set<TimerKey> = []
     var waiters: [Waiter] = []
     var wakeups = 0
@@ -37,11 +41,14 @@ final class Daemon {
     /// The one read buffer every pipe shares (design.md §7).
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
-    init(home: StateDirectory, log: Logger, lock: FileDescriptor, appNofileSoft: UInt64?) throws(SyscallError) {
+    init(home: StateDirectory, log: Logger, lock: FileDescriptor, appNofileSoft: UInt64?, appUmask: mode_t)
+        throws(SyscallError)
+    {
         self.home = home
         self.log = log
         self.lock = lock
         self.appNofileSoft = appNofileSoft
+        self.appUmask = appUmask
         epoll = try Epoll()
         signals = try SignalFD(Daemon.handledSignals)
         timer = try TimerFD()
@@ -135,13 +142,16 @@ final class Daemon {
             if !groupEmpty { draining = true }
         }
         // Leftovers of groups being drained: each reap may have emptied one.
-        if draining {
-            for app in Array(apps.values) {
-                if case .stopping(let stopping) = app.machine.phase, stopping.leaderExited,
-                    !Reaper.groupExists(stopping.run.pid)
-                {
-                    feed(app, .groupEmptied(run: stopping.run.id))
-                }
+        if draining { checkDrainingGroups() }
+    }
+
+    /// Tells each app whose leader is gone but whose group was not whether the group is empty now.
+    func checkDrainingGroups() {
+        for app in Array(apps.values) {
+            if case .stopping(let stopping) = app.machine.phase, stopping.leaderExited,
+                !Reaper.groupExists(stopping.run.pid)
+            {
+                feed(app, .groupEmptied(run: stopping.run.id))
             }
         }
     }
@@ -154,9 +164,12 @@ final class Daemon {
         while let top = timers.min, top.deadline <= now {
             _ = timers.removeMin()
             if cancelledTimers.remove(top.key) != nil { continue }
+            liveTimers.remove(top.key)
             guard let app = apps[top.key.app] else { continue }
             feed(app, .timerFired(top.key.timer))
         }
+        // A kill timeout may find a group already gone (its last process was not svd's child).
+        checkDrainingGroups()
     }
 
     private func armTimer() {
@@ -242,7 +255,11 @@ struct Waiter {
     let apps: [AppID]
     let then: Then
     enum Then {
+        /// The apps as they are once settled.
         case replyApps
+        /// A result fixed when the request came (a delete's list: the apps are gone by then).
+        case reply(JSON)
+        /// The count of stopped apps, then svd exits.
         case replyKilled
     }
 }

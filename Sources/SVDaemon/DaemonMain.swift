@@ -45,7 +45,7 @@ public enum SVDaemonMain {
         signal(SIGCHLD, SIG_DFL)
         signal(SIGPIPE, SIG_IGN)
         let appNofile = Files.raiseNofileLimit()
-        umask(0o077)
+        let appUmask = umask(0o077)
 
         guard let root = environment["SV_HOME"] ?? environment["HOME"].map({ $0 + "/.sv" }) else {
             writeError("svd: neither SV_HOME nor HOME is set\n")
@@ -105,7 +105,7 @@ public enum SVDaemonMain {
 
         let daemon: Daemon
         do {
-            daemon = try Daemon(home: home, log: log, lock: lock, appNofileSoft: appNofile)
+            daemon = try Daemon(home: home, log: log, lock: lock, appNofileSoft: appNofile, appUmask: appUmask)
         } catch {
             return fail("svd: cannot serve \(home.socket): \(error)\n")
         }

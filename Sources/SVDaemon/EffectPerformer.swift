@@ -14,9 +14,12 @@ extension Daemon {
             case .signalGroup(let pid, let signal):
                 Reaper.signalGroup(pid, signal)
             case .armTimer(let id, let at):
-                timers.insert(PendingTimer(deadline: at, key: TimerKey(app: app.id, timer: id)))
+                let key = TimerKey(app: app.id, timer: id)
+                timers.insert(PendingTimer(deadline: at, key: key))
+                liveTimers.insert(key)
             case .cancelTimer(let id):
-                cancelledTimers.insert(TimerKey(app: app.id, timer: id))
+                let key = TimerKey(app: app.id, timer: id)
+                if liveTimers.remove(key) != nil { cancelledTimers.insert(key) }
             case .recordRunEnded(let run, let status, let escalated, let decision):
                 app.recordEnd(run: run, status: status, escalated: escalated, decision: decision, at: SystemClock.wallNow)
                 closeIPCIfOf(app, run: run)
@@ -57,7 +60,7 @@ extension Daemon {
         var request = SpawnRequest(
             path: spec.executable, argv: spec.argv, environment: environment.map { "\($0.key)=\($0.value)" },
             cwd: spec.cwd, descriptors: descriptors)
-        request.umask = 0o022
+        request.umask = appUmask
         request.nofileSoft = appNofileSoft
         let result = Spawner.spawn(request)
         childIPC?.closeQuietly()
@@ -92,10 +95,13 @@ extension Daemon {
     }
 
     /// Creates an app: its pipes and log files, registered in the loop. Not started yet.
-    func createApp(spec: AppSpec) throws(ReplyError) -> App {
+    /// With `instanceSuffix` (another app has this name), the log files are `<name>-<id>-out.log`:
+    /// one writer per file (design.md §7).
+    func createApp(spec: AppSpec, instanceSuffix: Bool = false) throws(ReplyError) -> App {
         let id = AppID(nextAppID)
-        let outPath = spec.outFile ?? home.logPath(name: spec.name, stream: "out")
-        let errPath = spec.errorFile ?? home.logPath(name: spec.name, stream: "err")
+        let base = instanceSuffix ? "\(spec.name)-\(id)" : spec.name
+        let outPath = spec.outFile ?? home.logPath(name: base, stream: "out")
+        let errPath = spec.errorFile ?? home.logPath(name: base, stream: "err")
         func open(_ path: String) throws(ReplyError) -> FileDescriptor {
             do { return try Files.openAppend(path) } catch {
                 throw ReplyError(.failed, "cannot open log file \(path): \(error.errno.message)")

@@ -8,6 +8,13 @@ import SVProtocol
 extension Daemon {
     func handle(_ request: Request, client: Int, requestID: Int) -> Result<JSON, ReplyError>? {
         do {
+            if isShuttingDown {
+                switch request {
+                case .hello, .ping, .list, .describe: break
+                case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .signal, .kill:
+                    throw ReplyError(.failed, "svd is shutting down; run the command again once it has exited")
+                }
+            }
             switch request {
             case .hello:
                 return .success(.object(JSONObject([
@@ -42,10 +49,10 @@ extension Daemon {
                 return wait(for: found, event: .restartRequested, client: client, requestID: requestID)
             case .delete(let targets):
                 let found = try resolve(targets)
-                let infos = appInfos(found)
+                // The reply names what was deleted: by the time it goes out, the apps are gone.
+                let deleted = JSON.array(found.map { .object(JSONObject([("id", .int(Int64($0.id.rawValue))), ("name", .string($0.name))])) })
                 for app in found { feed(app, .deleteRequested) }
-                waiters.append(Waiter(client: client, request: requestID, apps: found.map(\.id), then: .replyApps))
-                _ = infos
+                waiters.append(Waiter(client: client, request: requestID, apps: found.map(\.id), then: .reply(deleted)))
                 return nil
             case .reset(let targets):
                 let found = try resolve(targets)
@@ -129,7 +136,13 @@ extension Daemon {
                 throw ReplyError(.badRequest, "invalid name '\(spec.name)': \(problem)")
             }
             let sameName = apps.values.filter { $0.name == spec.name }.sorted { $0.id < $1.id }
-            if !arguments.force, let running = sameName.first(where: { $0.machine.status != .stopped }) {
+            let isUp: (App) -> Bool = { app in
+                switch app.machine.status {
+                case .online, .launching, .stopping, .waitingRestart: return true
+                case .stopped, .errored: return false
+                }
+            }
+            if !arguments.force, let running = sameName.first(where: isUp) {
                 throw ReplyError(
                     .conflict,
                     "'\(spec.name)' is already \(running.machine.status.rawValue) (id \(running.id)); use --force to start another, or 'sv restart \(spec.name)'"
@@ -142,7 +155,7 @@ extension Daemon {
                 started.append(stopped)
                 continue
             }
-            let app = try createApp(spec: spec)
+            let app = try createApp(spec: spec, instanceSuffix: !sameName.isEmpty)
             feed(app, .startRequested)
             if let error = app.lastSpawnError, app.machine.process == nil {
                 // The very first exec failed: tell the user exactly why, and keep nothing.

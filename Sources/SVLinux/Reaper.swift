@@ -21,17 +21,6 @@ public enum Reaper {
         }
     }
 
-    /// Reaps any exited child: waitpid(-1, WNOHANG). Nil when none is left.
-    public static func reapAny() -> (ProcessID, ExitStatus)? {
-        var status: Int32 = 0
-        while true {
-            let result = waitpid(-1, &status, WNOHANG)
-            if result > 0 { return (ProcessID(result), decode(status)) }
-            if result == -1 && errno == EINTR { continue }
-            return nil
-        }
-    }
-
     static func decode(_ status: Int32) -> ExitStatus {
         if sv_wifsignaled(status) != 0 { return .signal(Signal(sv_wtermsig(status))) }
         return .code(sv_wexitstatus(status))

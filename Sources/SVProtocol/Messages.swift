@@ -12,6 +12,9 @@ public let maxFrameBytes = 1 << 20
 
 /// One request per line: `{"v":1,"id":7,"cmd":"stop","args":{...}}`.
 public struct RequestFrame: Sendable {
+    /// The requests every version serves (design.md §6).
+    public static let frozenCommands: Set<String> = ["hello", "ping", "update"]
+
     public var version: Int
     public var id: Int
     public var request: Request

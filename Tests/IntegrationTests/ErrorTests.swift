@@ -108,7 +108,7 @@ struct ErrorTests {
 }
 
 /// Writes `bytes` to the control socket and reads until svd closes the connection.
-func rawExchange(socket path: String, _ bytes: [UInt8]) throws -> String {
+func rawExchange(socket path: String, _ bytes: [UInt8], untilClose: Bool = true) throws -> String {
     let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw CLIFailure("socket failed") }
     defer { close(fd) }
@@ -135,6 +135,79 @@ func rawExchange(socket path: String, _ bytes: [UInt8]) throws -> String {
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if n <= 0 { break }
         reply += chunk[0..<n]
+        if !untilClose && reply.last == 0x0A { break }
     }
     return String(decoding: reply, as: UTF8.self)
+}
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct MoreBehaviourTests {
+    @Test func deleteNamesWhatItDeleted() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "gone", "--", "forever")
+            #expect(try sv.ok("delete", "gone") == "deleted gone (id 1)\n")
+            #expect(try sv.list().isEmpty)
+        }
+    }
+
+    @Test func erroredAppCanBeStartedAgainFromItsFile() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "bad", "--max-restarts", "1", "--", "exit", "1")
+            #expect(try eventually { try sv.app("bad")?.status == .errored })
+            try sv.ok("start", testchild, "--name", "bad", "--", "forever")
+            let apps = try sv.list()
+            #expect(apps.count == 1)
+            #expect(apps.first?.status == .online)
+        }
+    }
+
+    @Test func sameNameWithForceGetsItsOwnLogFiles() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "twin", "--", "forever")
+            try sv.ok("start", testchild, "--name", "twin", "--force", "--", "forever")
+            let logs = Set(try sv.list().map(\.outLog))
+            #expect(logs == [sv.home + "/logs/twin-out.log", sv.home + "/logs/twin-2-out.log"])
+        }
+    }
+
+    @Test func relativeScriptIsResolvedAgainstTheCallersDirectory() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.file("rel.js", "setInterval(() => {}, 1000);")
+            let result = try sv.sv("start", "rel.js", cwd: sv.work)
+            #expect(result.status == 0)
+            #expect(try sv.app("rel")?.script == sv.work + "/rel.js")
+            #expect(try sv.app("rel")?.cwd == sv.work)
+        }
+    }
+
+    /// A request of another protocol version gets "run `sv update`", even when its arguments
+    /// would not parse here; the frozen requests are still served.
+    @Test func otherProtocolVersions() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("ping")
+            let socket = sv.home + "/svd.sock"
+            let newer = try rawExchange(socket: socket, Array("{\"v\":2,\"id\":4,\"cmd\":\"teleport\",\"args\":{}}\n".utf8), untilClose: false)
+            #expect(newer.contains("version_mismatch"))
+            #expect(newer.contains("run `sv update`"))
+            let ping = try rawExchange(socket: socket, Array("{\"v\":2,\"id\":5,\"cmd\":\"ping\"}\n".utf8), untilClose: false)
+            #expect(ping.contains("\"ok\":true"))
+            #expect(ping.contains("execGeneration"))
+        }
+    }
+
+    /// Apps get the umask of whoever started svd, not svd's own 077.
+    @Test func appsGetTheCallersUmask() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", "/bin/sh", "--name", "mask", "--", "-c", "umask; sleep 60")
+            let out = sv.home + "/logs/mask-out.log"
+            var text = ""
+            #expect(eventually {
+                text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+                return !text.isEmpty
+            })
+            let expected = umask(0o022)
+            umask(expected)
+            #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == String(format: "%04o", expected))
+        }
+    }
 }

@@ -227,3 +227,40 @@ import Testing
         #expect(run.isReady)
     }
 }
+
+@Suite struct AppMachineEdgeTests {
+    /// A spawn failure never answers with a spawn in the same call, even with no backoff: svd
+    /// would otherwise recurse once per failed exec.
+    @Test func spawnFailureWithoutBackoffRetriesThroughATimer() {
+        var machine = AppMachine(spec: .fixture(expBackoff: .zero))
+        _ = machine.handle(.startRequested, now: .zero)
+        let effects = machine.handle(.spawnFailed(reason: "cannot start: x", run: RunID(1)), now: .zero)
+        #expect(!effects.contains { if case .spawn = $0 { return true } else { return false } })
+        #expect(effects.contains(.armTimer(TimerID(1), at: .zero)))
+        #expect(machine.status == .waitingRestart)
+    }
+
+    /// The respawn is the first effect after an exit; the record follows (design.md §4).
+    @Test func respawnComesBeforeTheRecord() {
+        var h = Harness()
+        h.send(.startRequested)
+        h.clock.advance(by: .seconds(2))
+        let effects = h.machine.handle(.exited(.code(1), run: RunID(1), groupEmpty: true), now: h.clock.now)
+        guard case .spawn = effects.first else {
+            Issue.record("first effect is \(String(describing: effects.first))")
+            return
+        }
+        #expect(effects.count == 2)
+    }
+
+    @Test func lastDecisionFollowsTheLatestStart() {
+        var h = Harness()
+        h.send(.startRequested)
+        #expect(h.machine.lastDecision == "started by user")
+        h.send(.stopRequested)
+        h.send(.exited(.code(0), run: h.run, groupEmpty: true))
+        h.send(.restartRequested)
+        #expect(h.machine.lastDecision == "restarted by user")
+        #expect(h.machine.restarts == 1)
+    }
+}

@@ -33,7 +33,9 @@ struct Delete: ParsableCommand {
 
     func run() throws {
         let reply = try Client.connectOrStart().send(.delete(targets.parsed))
-        for info in try Render.apps(reply) { print("deleted \(info.name) (id \(info.id))") }
+        for app in reply.arrayValue ?? [] {
+            print("deleted \(app["name"]?.stringValue ?? "?") (id \(app["id"]?.intValue ?? 0))")
+        }
     }
 }
 
@@ -91,10 +93,15 @@ struct Reload: ParsableCommand {
 
 /// Replace the running daemon in place (not built yet).
 struct Update: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Replace the running daemon in place.")
+    static let configuration = CommandConfiguration(abstract: "Replace the running daemon in place (not built yet).")
 
     func run() throws {
         guard let directory = System.executableDirectory else { throw CLIError("cannot find the svd beside sv") }
-        _ = try Client.connectOrStart().send(.update(svdPath: directory + "/svd"))
+        // Nothing to update when no svd runs: the next command starts the new one.
+        guard let client = try Client.connectIfRunning() else {
+            print("svd is not running; the next command starts the installed one")
+            return
+        }
+        _ = try client.send(.update(svdPath: directory + "/svd"))
     }
 }
