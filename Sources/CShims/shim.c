@@ -134,7 +134,16 @@ int sv_unblock_all_signals(void) {
 
 int sv_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int sv_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
-int sv_close_range_from(int first) { return (int)syscall(SYS_close_range, (unsigned)first, ~0U, 0); }
+int sv_close_range_from(int first) {
+    // Up to the soft limit only: a descriptor above it cannot have been inherited by a normal
+    // program, and tools that wrap svd (valgrind) keep their own descriptors there.
+    struct rlimit limit;
+    unsigned last = ~0U;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur > 0) {
+        last = (unsigned)(limit.rlim_cur - 1);
+    }
+    return (int)syscall(SYS_close_range, (unsigned)first, last, 0);
+}
 
 int64_t sv_monotonic_ns(void) {
     struct timespec ts;

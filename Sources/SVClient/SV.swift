@@ -23,6 +23,18 @@ public struct SV: ParsableCommand {
 
     /// Runs `sv` with `arguments` (without the program name); returns the exit code.
     public static func run(_ arguments: [String]) -> Int32 {
+        if let fast = FastPath.command(for: arguments) {
+            do {
+                try fast()
+                return 0
+            } catch let error as CLIError {
+                System.writeStderr("sv: \(error.description)\n")
+                return 1
+            } catch {
+                System.writeStderr("sv: \(error)\n")
+                return 1
+            }
+        }
         do {
             var command = try parseAsRoot(passingAppArguments(arguments))
             try command.run()
@@ -39,6 +51,24 @@ public struct SV: ParsableCommand {
                 System.writeStderr(message.hasSuffix("\n") ? message : message + "\n")
             }
             return code
+        }
+    }
+}
+
+/// `sv list`, `sv jlist` and `sv ping` as scripts and monitors call them, without ArgumentParser:
+/// its reflection and protocol casts cost about 2 ms per run in a binary that links
+/// FoundationEssentials (measured with callgrind: 70 % of `sv --version` is
+/// swift_conformsToProtocol), more than the whole `list` bar (design.md §8). Only exact argument
+/// lists take this path; anything else goes through the parser, with the same output.
+enum FastPath {
+    static func command(for arguments: [String]) -> (() throws -> Void)? {
+        switch arguments {
+        case ["list"], ["ls"], ["l"], ["ps"], ["status"]: return { try List().run() }
+        case ["jlist"]: return { try Jlist().run() }
+        case ["prettylist"]: return { try Prettylist().run() }
+        case ["ping"]: return { try Ping.show(json: false) }
+        case ["ping", "--json"]: return { try Ping.show(json: true) }
+        default: return nil
         }
     }
 }

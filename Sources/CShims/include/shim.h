@@ -93,6 +93,7 @@ int sv_unblock_all_signals(void);
 /// Raw syscalls without a glibc wrapper on every build.
 int sv_pidfd_open(pid_t pid);
 int sv_pidfd_send_signal(int pidfd, int sig);
+/// close_range(first, soft NOFILE limit - 1).
 int sv_close_range_from(int first);
 
 /// clock_gettime(CLOCK_MONOTONIC) and CLOCK_REALTIME in nanoseconds.

@@ -99,7 +99,9 @@ struct Ping: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check the daemon (starts it).")
     @Flag(help: "Print JSON.") var json = false
 
-    func run() throws {
+    func run() throws { try Self.show(json: json) }
+
+    static func show(json: Bool) throws {
         let reply = try Client.connectOrStart().send(.ping)
         if json {
             print(reply.serialized)

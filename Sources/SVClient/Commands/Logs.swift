@@ -69,6 +69,7 @@ enum LogTail {
             newlines = collected.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
             end = start
         }
+        if collected.isEmpty { return [] }
         if collected.last == 0x0A { collected.removeLast() }
         var lines = collected.split(separator: 0x0A, omittingEmptySubsequences: false).map {
             String(decoding: $0, as: UTF8.self)
