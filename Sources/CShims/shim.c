@@ -37,6 +37,16 @@ pid_t sv_peek_exited(void) {
     return info.si_pid;
 }
 
+void sv_reset_signal_dispositions(void) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        sigaction(sig, &dfl, NULL);  // fails harmlessly for the signals glibc reserves
+    }
+}
+
 int sv_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 int sv_pipe_cloexec(int fds[2], int nonblocking_read) {

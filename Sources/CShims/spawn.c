@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,25 +18,17 @@
 #define SYS_close_range 436
 #endif
 
-static void write_failure(int pipe_fd, int stage, int error) {
-    sv_spawn_failure failure = {stage, error};
-    ssize_t ignored = write(pipe_fd, &failure, sizeof failure);
-    (void)ignored;
-}
-
-/// The fork child. Only async-signal-safe calls: it runs in a copy of svd's address space.
-static void spawn_child(const sv_spawn_request *request, int report_fd) {
+/// The vfork child. It runs in svd's memory until it execs, so it only makes async-signal-safe
+/// system calls, writes nothing but `*failure`, and never returns.
+static void spawn_child(const sv_spawn_request *request, volatile sv_spawn_failure *failure) {
+#define FAIL(stage_value) do { failure->stage = (stage_value); failure->error = errno; _exit(127); } while (0)
     // New session: the app leads its own process group, so stop signals reach its whole tree.
-    if (setsid() < 0) { write_failure(report_fd, SV_STAGE_SETUP, errno); _exit(127); }
+    if (setsid() < 0) FAIL(SV_STAGE_SETUP);
 
-    // Default dispositions and an empty mask (svd blocks and ignores signals of its own).
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        sigaction(sig, &dfl, NULL);  // fails harmlessly for the signals glibc reserves
-    }
+    // svd set every disposition to the default at start except SIGPIPE, which it ignores; an
+    // ignored signal stays ignored across exec, so that one is reset here. Then an empty mask
+    // (svd blocks the signals it reads from its signalfd).
+    signal(SIGPIPE, SIG_DFL);
     sigset_t empty;
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -51,77 +44,50 @@ static void spawn_child(const sv_spawn_request *request, int report_fd) {
 
     // Move every source above the layout first, so that placing one never clobbers another.
     int count = request->fd_count;
-    int floor = count + 1;
-    if (report_fd >= floor) floor = report_fd + 1;
     int moved[64];
-    if (count > 64) { write_failure(report_fd, SV_STAGE_SETUP, E2BIG); _exit(127); }
-    for (int i = 0; i < count; i++) {
-        moved[i] = fcntl(request->fds[i].source, F_DUPFD_CLOEXEC, floor);
-        if (moved[i] < 0) { write_failure(report_fd, SV_STAGE_SETUP, errno); _exit(127); }
+    if (count > 64) {
+        errno = E2BIG;
+        FAIL(SV_STAGE_SETUP);
     }
-    // The report pipe must stay open above the layout: move it too.
-    int report = fcntl(report_fd, F_DUPFD_CLOEXEC, floor);
-    if (report < 0) { write_failure(report_fd, SV_STAGE_SETUP, errno); _exit(127); }
+    for (int i = 0; i < count; i++) {
+        moved[i] = fcntl(request->fds[i].source, F_DUPFD_CLOEXEC, count);
+        if (moved[i] < 0) FAIL(SV_STAGE_SETUP);
+    }
     for (int i = 0; i < count; i++) {
         // dup2 clears close-on-exec on the target: exactly the layout survives the exec.
-        if (dup2(moved[i], request->fds[i].target) < 0) {
-            write_failure(report, SV_STAGE_SETUP, errno); _exit(127);
-        }
+        if (dup2(moved[i], request->fds[i].target) < 0) FAIL(SV_STAGE_SETUP);
     }
-    // Close everything above the layout except the report pipe (close-on-exec closes it at exec).
-    int first = count;
-    if (report > first) {
-        if (syscall(SYS_close_range, (unsigned)first, (unsigned)(report - 1), 0) < 0) {
-            for (int fd = first; fd < report; fd++) close(fd);
-        }
-    }
-    if (syscall(SYS_close_range, (unsigned)(report + 1), ~0U, 0) < 0) {
-        for (int fd = report + 1; fd < 65536; fd++) close(fd);
+    // Every other descriptor closed (close-on-exec or not): the app sees only its layout.
+    if (syscall(SYS_close_range, (unsigned)count, ~0U, 0) < 0) {
+        for (int fd = count; fd < 65536; fd++) close(fd);
     }
 
-    if (request->cwd != NULL && chdir(request->cwd) < 0) {
-        write_failure(report, SV_STAGE_CHDIR, errno); _exit(127);
-    }
+    if (request->cwd != NULL && chdir(request->cwd) < 0) FAIL(SV_STAGE_CHDIR);
     execve(request->path, request->argv, request->envp);
-    write_failure(report, SV_STAGE_EXEC, errno);
-    _exit(127);
+    FAIL(SV_STAGE_EXEC);
+#undef FAIL
 }
 
 pid_t sv_spawn(const sv_spawn_request *request, sv_spawn_failure *failure) {
-    failure->stage = SV_STAGE_NONE;
-    failure->error = 0;
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) < 0) {
-        failure->stage = SV_STAGE_PIPE;
-        failure->error = errno;
-        return -1;
-    }
-    pid_t pid = fork();
+    // vfork: the child borrows svd's memory (no page tables copied) and svd is suspended until
+    // the child execs or exits, so a failure written by the child is there when vfork returns.
+    volatile sv_spawn_failure result = {SV_STAGE_NONE, 0};
+    pid_t pid = vfork();
+    if (pid == 0) spawn_child(request, &result);
     if (pid < 0) {
         failure->stage = SV_STAGE_FORK;
         failure->error = errno;
-        close(report[0]);
-        close(report[1]);
         return -1;
     }
-    if (pid == 0) {
-        close(report[0]);
-        spawn_child(request, report[1]);
-    }
-    close(report[1]);
-    sv_spawn_failure got;
-    ssize_t n;
-    do {
-        n = read(report[0], &got, sizeof got);
-    } while (n < 0 && errno == EINTR);
-    close(report[0]);
-    if (n == (ssize_t)sizeof got) {
+    if (result.stage != SV_STAGE_NONE) {
         // The child failed before or at exec and exited 127: reap it here, it never ran the app.
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        *failure = got;
+        failure->stage = result.stage;
+        failure->error = result.error;
         return -1;
     }
+    failure->stage = SV_STAGE_NONE;
+    failure->error = 0;
     return pid;
 }
-

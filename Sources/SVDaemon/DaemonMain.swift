@@ -41,8 +41,10 @@ public enum SVDaemonMain {
         // held open, they would keep the caller's pipes alive and leak into apps.
         _ = sv_close_range_from(3)
         reopenStandardDescriptors()
-        // An inherited SIG_IGN for SIGCHLD would auto-reap children and lose their exits.
-        signal(SIGCHLD, SIG_DFL)
+        // Every disposition to the default: an inherited SIG_IGN for SIGCHLD would auto-reap
+        // children and lose their exits, and ignored signals would reach every app (sv_spawn
+        // resets only SIGPIPE, the one svd ignores).
+        sv_reset_signal_dispositions()
         signal(SIGPIPE, SIG_IGN)
         let appNofile = Files.raiseNofileLimit()
         let appUmask = umask(0o077)

@@ -46,10 +46,11 @@ enum {
     SV_STAGE_PIPE = 5
 };
 
-/// Forks and execs as `request` says. Returns the child's pid, or -1 with `failure` filled.
-/// The child: new session, empty signal mask, default dispositions, umask and NOFILE restored,
-/// descriptors placed, every other descriptor closed, chdir, execve. Exec errors come back
-/// through a close-on-exec pipe, so the parent reports the exact reason.
+/// vforks and execs as `request` says. Returns the child's pid, or -1 with `failure` filled.
+/// The child: new session, empty signal mask, SIGPIPE back to default (the caller keeps every
+/// other disposition default: `sv_reset_signal_dispositions`), umask and NOFILE restored,
+/// descriptors placed, every other descriptor closed, chdir, execve. The exact errno of a failed
+/// step comes back, so the parent reports the exact reason.
 pid_t sv_spawn(const sv_spawn_request *request, sv_spawn_failure *failure);
 
 // Function-like macros of <sys/wait.h>.
@@ -60,6 +61,10 @@ int sv_wtermsig(int status);
 
 /// waitid(P_ALL, 0, …, WEXITED|WNOHANG|WNOWAIT): the pid of an exited child without reaping it, 0 if none, -1 on error.
 pid_t sv_peek_exited(void);
+
+/// Sets every catchable signal's disposition to the default (svd's start: inherited SIG_IGNs
+/// would otherwise reach every app, since ignored signals survive exec).
+void sv_reset_signal_dispositions(void);
 
 /// prctl is variadic. PR_SET_CHILD_SUBREAPER.
 int sv_set_child_subreaper(void);
