@@ -14,6 +14,12 @@ let daemon: [SwiftSetting] = strict + [
         .when(configuration: .release))
 ]
 
+/// Release links of sv and svd search .build-link first: Scripts/install puts a linker script
+/// there that links libstdc++ statically (Scripts/lib/deps.sh says why).
+let staticLink: [LinkerSetting] = [
+    .unsafeFlags(["-L\(Context.packageDirectory)/.build-link"], .when(configuration: .release))
+]
+
 /// svd's release link: lld with the order file Scripts/order-file.sh makes from a profiled run,
 /// and compact relative relocations (glibc 2.36 reads DT_RELR).
 let daemonLink: [LinkerSetting] = [
@@ -22,7 +28,7 @@ let daemonLink: [LinkerSetting] = [
             "-use-ld=lld", "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Scripts/svd.order",
             "-Xlinker", "--no-warn-symbol-ordering", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
         ], .when(configuration: .release))
-]
+] + staticLink
 
 let package = Package(
     name: "sv",
@@ -68,7 +74,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(name: "svd", dependencies: ["SVDaemon"], swiftSettings: daemon, linkerSettings: daemonLink),
-        .executableTarget(name: "sv", dependencies: ["SVClient"], swiftSettings: strict),
+        .executableTarget(name: "sv", dependencies: ["SVClient"], swiftSettings: strict, linkerSettings: staticLink),
         .executableTarget(name: "testchild", swiftSettings: strict),
         .testTarget(name: "SVCoreTests", dependencies: ["SVCore"]),
         .testTarget(name: "SVProtocolTests", dependencies: ["SVProtocol", "SVCore"]),

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+. Scripts/lib/deps.sh
+sv_prepare_static_link
 swift build -c release --static-swift-stdlib --product svd >/dev/null
 swift build -c release --static-swift-stdlib --product sv >/dev/null
 swift build -c release --product testchild >/dev/null

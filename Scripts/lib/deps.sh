@@ -39,3 +39,19 @@ sv_need_swift() {
     return 1
   }
 }
+
+# Release builds link libstdc++ statically (the Swift runtime is C++): loading and relocating
+# libstdc++.so took ~40 % of `sv list`'s instructions (callgrind). swiftc always passes -lstdc++,
+# so a linker script named libstdc++.so in .build-link (searched first: Package.swift) points it
+# at the archive. Without the script, the release link falls back to the shared library.
+sv_prepare_static_link() {
+  local archive
+  archive="$(g++ -print-file-name=libstdc++.a 2>/dev/null || true)"
+  mkdir -p .build-link
+  if [ -n "$archive" ] && [ -f "$archive" ]; then
+    echo "INPUT($archive)" > ".build-link/libstdc++.so"
+  else
+    rm -f ".build-link/libstdc++.so"
+    echo "sv: no libstdc++.a (install g++): linking libstdc++ dynamically" >&2
+  fi
+}

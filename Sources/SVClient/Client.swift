@@ -13,9 +13,11 @@ final class Client {
     private init(fd: Int32) { self.fd = fd }
     deinit { close(fd) }
 
+    /// `$SV_HOME`, default `~/.sv`. getenv, not the whole environment: building that dictionary
+    /// was 13 % of `sv list`'s instructions.
     static var home: String {
-        let env = System.environment
-        return env["SV_HOME"] ?? ((env["HOME"] ?? "/root") + "/.sv")
+        if let home = getenv("SV_HOME") { return String(cString: home) }
+        return (getenv("HOME").map { String(cString: $0) } ?? "/root") + "/.sv"
     }
     static var socketPath: String { home + "/svd.sock" }
 
@@ -51,7 +53,7 @@ final class Client {
         let svd: String
         if let directory = System.executableDirectory, System.isExecutable(directory + "/svd") {
             svd = directory + "/svd"
-        } else if let found = System.findInPath("svd", path: System.environment["PATH"]) {
+        } else if let found = System.findInPath("svd", path: getenv("PATH").map { String(cString: $0) }) {
             svd = found
         } else {
             throw CLIError("cannot find svd beside sv or in PATH (reinstall with Scripts/install)")

@@ -46,7 +46,7 @@ public struct SV: ParsableCommand {
             let code = exitCode(for: error).rawValue
             let message = fullMessage(for: error)
             if code == 0 {
-                print(message)
+                say(message)
             } else {
                 System.writeStderr(message.hasSuffix("\n") ? message : message + "\n")
             }

@@ -136,6 +136,30 @@ private struct Parser {
 
     mutating func parseString() throws(JSONParseError) -> String {
         index += 1
+        // Fast path: most strings (keys, names, paths) have no escape: make the String straight
+        // from the buffer, validating only when a byte is not ASCII.
+        var scan = index
+        var ascii = true
+        while scan < bytes.count {
+            let b = bytes[scan]
+            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
+            if b >= 0x80 { ascii = false }
+            scan += 1
+        }
+        if scan < bytes.count && bytes[scan] == UInt8(ascii: "\"") {
+            let slice = UnsafeBufferPointer(rebasing: bytes[index..<scan])
+            let string: String
+            if ascii {
+                string = String(decoding: slice, as: UTF8.self)
+            } else {
+                guard let valid = String(validating: slice, as: UTF8.self) else {
+                    throw error("invalid UTF-8 in string")
+                }
+                string = valid
+            }
+            index = scan + 1
+            return string
+        }
         var out: [UInt8] = []
         var runStart = index
         while true {
@@ -211,8 +235,24 @@ private struct Parser {
             guard let d = peek, d >= 0x30 && d <= 0x39 else { throw error("invalid number") }
             while let d = peek, d >= 0x30 && d <= 0x39 { index += 1 }
         }
+        if isInteger {
+            // Digits straight to Int64; on overflow the number is read as a Double below.
+            var value: Int64 = 0
+            var overflow = false
+            let negative = bytes[start] == UInt8(ascii: "-")
+            for i in (negative ? start + 1 : start)..<index {
+                let digit = Int64(bytes[i] - 0x30)
+                let (times, o1) = value.multipliedReportingOverflow(by: 10)
+                let (next, o2) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
+                if o1 || o2 {
+                    overflow = true
+                    break
+                }
+                value = next
+            }
+            if !overflow { return .int(value) }
+        }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger, let value = Int64(text) { return .int(value) }
         guard let value = Double(text) else { throw error("invalid number") }
         return .double(value)
     }

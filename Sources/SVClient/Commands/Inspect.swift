@@ -8,7 +8,7 @@ struct List: ParsableCommand {
 
     func run() throws {
         let reply = try Client.connectOrStart().send(.list)
-        print(Render.table(try Render.apps(reply)), terminator: "")
+        say(Render.table(try Render.apps(reply)), terminator: "")
     }
 }
 
@@ -16,13 +16,13 @@ struct List: ParsableCommand {
 struct Jlist: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List apps as JSON (docs/jlist.md).")
 
-    func run() throws { print(try Client.connectOrStart().send(.list).serialized) }
+    func run() throws { say(try Client.connectOrStart().send(.list).serialized) }
 }
 
 struct Prettylist: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List apps as indented JSON.")
 
-    func run() throws { print(try Client.connectOrStart().send(.list).pretty) }
+    func run() throws { say(try Client.connectOrStart().send(.list).pretty) }
 }
 
 /// The pids of apps, one a line.
@@ -33,7 +33,7 @@ struct Pid: ParsableCommand {
     func run() throws {
         let reply = try Client.connectOrStart().send(.describe(targets.parsed))
         for detail in try Render.details(reply) {
-            if let pid = detail.info.pid { print(pid) }
+            if let pid = detail.info.pid { say(pid.description) }
         }
     }
 }
@@ -47,13 +47,13 @@ struct Describe: ParsableCommand {
     func run() throws {
         let reply = try Client.connectOrStart().send(.describe(targets.parsed))
         if json {
-            print(reply.pretty)
+            say(reply.pretty)
             return
         }
         let details = try Render.details(reply)
         for (n, detail) in details.enumerated() {
-            if n > 0 { print("") }
-            print(Self.render(detail, dropped: reply.arrayValue?[n]["droppedLogBytes"]?.intValue ?? 0), terminator: "")
+            if n > 0 { say("") }
+            say(Self.render(detail, dropped: reply.arrayValue?[n]["droppedLogBytes"]?.intValue ?? 0), terminator: "")
         }
     }
 
@@ -104,11 +104,11 @@ struct Ping: ParsableCommand {
     static func show(json: Bool) throws {
         let reply = try Client.connectOrStart().send(.ping)
         if json {
-            print(reply.serialized)
+            say(reply.serialized)
             return
         }
         let info = try JSONCoder.decode(PingInfo.self, from: reply)
-        print(
+        say(
             "svd \(info.version), pid \(info.pid), up \(Render.duration(ms: info.uptimeMs)), exec generation \(info.execGeneration), \(info.wakeups) wake-ups, \(info.apps) apps"
         )
     }

@@ -9,7 +9,7 @@ struct Stop: ParsableCommand {
 
     func run() throws {
         let reply = try Client.connectOrStart().send(.stop(targets.parsed))
-        print(Render.summary("stopped", try Render.apps(reply)), terminator: "")
+        say(Render.summary("stopped", try Render.apps(reply)), terminator: "")
     }
 }
 
@@ -22,7 +22,7 @@ struct Restart: ParsableCommand {
     func run() throws {
         let env = updateEnv ? System.environment : nil
         let reply = try Client.connectOrStart().send(.restart(RestartArguments(targets: targets.parsed, updatedEnv: env)))
-        print(Render.summary("restarted", try Render.apps(reply)), terminator: "")
+        say(Render.summary("restarted", try Render.apps(reply)), terminator: "")
     }
 }
 
@@ -34,7 +34,7 @@ struct Delete: ParsableCommand {
     func run() throws {
         let reply = try Client.connectOrStart().send(.delete(targets.parsed))
         for app in reply.arrayValue ?? [] {
-            print("deleted \(app["name"]?.stringValue ?? "?") (id \(app["id"]?.intValue ?? 0))")
+            say("deleted \(app["name"]?.stringValue ?? "?") (id \(app["id"]?.intValue ?? 0))")
         }
     }
 }
@@ -46,7 +46,7 @@ struct Reset: ParsableCommand {
 
     func run() throws {
         let reply = try Client.connectOrStart().send(.reset(targets.parsed))
-        for info in try Render.apps(reply) { print("reset \(info.name) (id \(info.id))") }
+        for info in try Render.apps(reply) { say("reset \(info.name) (id \(info.id))") }
     }
 }
 
@@ -62,7 +62,7 @@ struct SendSignal: ParsableCommand {
             throw ValidationError("unknown signal '\(signal)' (e.g. SIGUSR2, SIGTERM, 15)")
         }
         let reply = try Client.connectOrStart().send(.signal(parsed, targets.parsed))
-        for info in try Render.apps(reply) { print("sent \(parsed.name) to \(info.name) (id \(info.id)), pid \(info.pid?.description ?? "-")") }
+        for info in try Render.apps(reply) { say("sent \(parsed.name) to \(info.name) (id \(info.id)), pid \(info.pid?.description ?? "-")") }
     }
 }
 
@@ -73,11 +73,11 @@ struct Kill: ParsableCommand {
     func run() throws {
         // Never starts a daemon just to kill it.
         guard let client = try Client.connectIfRunning() else {
-            print("svd is not running")
+            say("svd is not running")
             return
         }
         let reply = try client.send(.kill)
-        print("stopped \(reply["stopped"]?.intValue ?? 0) apps; svd exited")
+        say("stopped \(reply["stopped"]?.intValue ?? 0) apps; svd exited")
     }
 }
 
@@ -99,7 +99,7 @@ struct Update: ParsableCommand {
         guard let directory = System.executableDirectory else { throw CLIError("cannot find the svd beside sv") }
         // Nothing to update when no svd runs: the next command starts the new one.
         guard let client = try Client.connectIfRunning() else {
-            print("svd is not running; the next command starts the installed one")
+            say("svd is not running; the next command starts the installed one")
             return
         }
         _ = try client.send(.update(svdPath: directory + "/svd"))

@@ -31,8 +31,8 @@ struct Logs: ParsableCommand {
             for (stream, path) in files {
                 let tail = try LogTail.lastLines(of: path, count: lines)
                 if tail.isEmpty { continue }
-                print("==> \(path) (\(info.name), \(stream)) <==")
-                for line in tail { print("\(info.id)|\(info.name) | \(line)") }
+                say("==> \(path) (\(info.name), \(stream)) <==")
+                for line in tail { say("\(info.id)|\(info.name) | \(line)") }
             }
         }
         if !nostream {

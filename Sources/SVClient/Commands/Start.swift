@@ -69,7 +69,7 @@ struct Start: ParsableCommand {
         if !existing.isEmpty {
             started += try Render.apps(try client.send(.startExisting(existing)))
         }
-        print(Render.summary("started", started), terminator: "")
+        say(Render.summary("started", started), terminator: "")
     }
 }
 

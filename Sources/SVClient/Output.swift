@@ -1,0 +1,15 @@
+import Glibc
+
+/// Writes `text` to stdout in one write(2). Used instead of `print`, whose dynamic casts of its
+/// `Any` arguments cost ~0.3 ms per run in this binary (each scans every protocol conformance).
+func say(_ text: String, terminator: String = "\n") {
+    var bytes = Array(text.utf8)
+    bytes.append(contentsOf: terminator.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return }
+        offset += n
+    }
+}
