@@ -20,6 +20,17 @@ let staticLink: [LinkerSetting] = [
     .unsafeFlags(["-L\(Context.packageDirectory)/.build-link"], .when(configuration: .release))
 ]
 
+/// sv's release link: lld with its own order file, and not position-independent: a PIE of this
+/// size applies ~38,000 relocations at every start, dirtying pages (perf stat: 316 → 197 page
+/// faults, 1.43 → 1.25 ms per `sv ping`). svd stays PIE: it runs for long, often as root.
+let clientLink: [LinkerSetting] = [
+    .unsafeFlags(
+        [
+            "-use-ld=lld", "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Scripts/sv.order",
+            "-Xlinker", "--no-warn-symbol-ordering", "-Xlinker", "-no-pie",
+        ], .when(configuration: .release))
+] + staticLink
+
 /// svd's release link: lld with the order file Scripts/order-file.sh makes from a profiled run,
 /// and compact relative relocations (glibc 2.36 reads DT_RELR).
 let daemonLink: [LinkerSetting] = [
@@ -74,7 +85,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(name: "svd", dependencies: ["SVDaemon"], swiftSettings: daemon, linkerSettings: daemonLink),
-        .executableTarget(name: "sv", dependencies: ["SVClient"], swiftSettings: strict, linkerSettings: staticLink),
+        .executableTarget(name: "sv", dependencies: ["SVClient"], swiftSettings: strict, linkerSettings: clientLink),
         .executableTarget(name: "testchild", swiftSettings: strict),
         .testTarget(name: "SVCoreTests", dependencies: ["SVCore"]),
         .testTarget(name: "SVProtocolTests", dependencies: ["SVProtocol", "SVCore"]),
