@@ -34,13 +34,6 @@ static void spawn_child(const sv_spawn_request *request, volatile sv_spawn_failu
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
     if (request->umask_value >= 0) umask((mode_t)request->umask_value);
-    if (request->nofile_soft >= 0) {
-        struct rlimit limit;
-        if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-            limit.rlim_cur = (rlim_t)request->nofile_soft;
-            setrlimit(RLIMIT_NOFILE, &limit);
-        }
-    }
 
     // Move every source above the layout first, so that placing one never clobbers another.
     int count = request->fd_count;
@@ -60,6 +53,16 @@ static void spawn_child(const sv_spawn_request *request, volatile sv_spawn_failu
     // Every other descriptor closed (close-on-exec or not): the app sees only its layout.
     if (syscall(SYS_close_range, (unsigned)count, ~0U, 0) < 0) {
         for (int fd = count; fd < 65536; fd++) close(fd);
+    }
+
+    // The app's NOFILE soft limit only now: svd's own descriptors may sit above it, and the
+    // moves above need room (with 1,000 apps svd holds thousands).
+    if (request->nofile_soft >= 0) {
+        struct rlimit limit;
+        if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+            limit.rlim_cur = (rlim_t)request->nofile_soft;
+            setrlimit(RLIMIT_NOFILE, &limit);
+        }
     }
 
     if (request->cwd != NULL && chdir(request->cwd) < 0) FAIL(SV_STAGE_CHDIR);

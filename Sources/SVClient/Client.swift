@@ -95,7 +95,7 @@ final class Client {
             guard reply.id == id || reply.id == 0 else { continue }
             switch reply.outcome {
             case .success(let result): return result
-            case .failure(let error): throw CLIError(error.message)
+            case .failure(let error): throw CLIError(error.message, code: error.code.rawValue)
             }
         }
     }

@@ -37,8 +37,11 @@ struct PolicyOptions: ParsableArguments {
         if let killSignal, Signal(parsing: killSignal) == nil {
             throw ValidationError("unknown signal '\(killSignal)' for --kill-signal (e.g. SIGINT, SIGTERM, 15)")
         }
+    }
+
+    /// Refused rather than acting as a plain start (issue 2): readiness comes with reload.
+    func refuseUnbuilt() throws {
         if waitReady || listenTimeout != nil {
-            // Refused rather than acting as a plain start (issue 2): reload and readiness come later.
             throw CLIError("--wait-ready and --listen-timeout are not built yet; start without them")
         }
     }

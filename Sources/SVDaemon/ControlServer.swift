@@ -161,7 +161,7 @@ extension Daemon {
                 send(
                     Reply(id: waiter.request, outcome: .success(.object(JSONObject([("stopped", .int(Int64(waiter.apps.count)))])))),
                     to: waiter.client)
-                exitCode = 0
+                exitAfterReplyTo = waiter.client
             }
         }
         waiters = pending

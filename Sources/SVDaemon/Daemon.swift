@@ -36,6 +36,8 @@ final class Daemon {
     var waiters: [Waiter] = []
     var wakeups = 0
     var exitCode: Int32?
+    /// After `kill`: exit once this client's reply is written (or the client is gone).
+    var exitAfterReplyTo: Int?
     /// Set by SIGTERM/SIGINT or `kill`: exit once every app has stopped.
     var isShuttingDown = false
     /// The one read buffer every pipe shares (design.md §7).
@@ -95,6 +97,7 @@ final class Daemon {
     /// Work that follows every batch of events: pending replies, the timer descriptor, shutdown.
     private func afterIteration() {
         settleWaiters()
+        if let client = exitAfterReplyTo, (clients[client]?.output.isEmpty ?? true) { exitCode = 0 }
         armTimer()
         if isShuttingDown && apps.values.allSatisfy({ $0.machine.process == nil && !isDraining($0) }) && waiters.isEmpty {
             exitCode = 0
@@ -160,6 +163,9 @@ final class Daemon {
 
     private func handleTimers() {
         timer.acknowledge()
+        // A group may be gone already (its last process was not svd's child): learn it before a
+        // kill timeout sends SIGKILL to a group id that could have been reused.
+        checkDrainingGroups()
         let now = SystemClock.now
         while let top = timers.min, top.deadline <= now {
             _ = timers.removeMin()
@@ -168,8 +174,6 @@ final class Daemon {
             guard let app = apps[top.key.app] else { continue }
             feed(app, .timerFired(top.key.timer))
         }
-        // A kill timeout may find a group already gone (its last process was not svd's child).
-        checkDrainingGroups()
     }
 
     private func armTimer() {

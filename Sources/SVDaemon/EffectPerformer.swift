@@ -113,17 +113,18 @@ extension Daemon {
             outFile.closeQuietly()
             throw error
         }
-        let pipes: (Pipe, Pipe, Pipe)
+        var made: [Pipe] = []
         do {
-            pipes = (
-                try Pipe.make(nonblockingRead: false), try Pipe.make(nonblockingRead: true),
-                try Pipe.make(nonblockingRead: true)
-            )
+            made.append(try Pipe.make(nonblockingRead: false))
+            made.append(try Pipe.make(nonblockingRead: true))
+            made.append(try Pipe.make(nonblockingRead: true))
         } catch {
+            for pipe in made { pipe.close() }
             outFile.closeQuietly()
             errFile.closeQuietly()
-            throw ReplyError(.failed, "cannot create pipes: \(error.description)")
+            throw ReplyError(.failed, "cannot create pipes: \(error.description) (raise svd's NOFILE limit?)")
         }
+        let pipes = (made[0], made[1], made[2])
         nextAppID += 1
         let app = App(
             id: id, spec: spec, stdin: pipes.0, stdout: LogStream(pipe: pipes.1, path: outPath, file: outFile),

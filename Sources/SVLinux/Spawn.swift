@@ -6,7 +6,7 @@ import SystemPackage
 /// Why a spawn failed, in the words users read: "No such file or directory".
 public struct SpawnError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Stage: Sendable, Equatable {
-        case fork, setup, chdir, exec, pipe
+        case fork, setup, chdir, exec
     }
     public var stage: Stage
     public var errno: Errno
@@ -19,7 +19,6 @@ public struct SpawnError: Error, Equatable, Sendable, CustomStringConvertible {
         case .chdir: return "cwd \(cwd ?? "?"): \(errno.message)"
         case .fork: return "fork: \(errno.message)"
         case .setup: return "setting up the child: \(errno.message)"
-        case .pipe: return "pipe2: \(errno.message)"
         }
     }
 }
@@ -73,7 +72,6 @@ public enum Spawner {
         case Int(SV_STAGE_FORK): stage = .fork
         case Int(SV_STAGE_CHDIR): stage = .chdir
         case Int(SV_STAGE_EXEC): stage = .exec
-        case Int(SV_STAGE_PIPE): stage = .pipe
         default: stage = .setup
         }
         return .failure(SpawnError(stage: stage, errno: Errno(rawValue: failure.error), path: request.path, cwd: request.cwd))

@@ -121,6 +121,7 @@ public struct LineBuffer: Sendable {
         var start = 0
         for (i, byte) in bytes.enumerated() where byte == 0x0A {
             pending.append(contentsOf: bytes[start..<i])
+            if pending.count > limit { throw .tooLarge }
             lines.append(pending)
             pending.removeAll(keepingCapacity: true)
             start = i + 1

@@ -150,6 +150,19 @@ struct MoreBehaviourTests {
         }
     }
 
+    /// A name may hold a dot: `sv start api.v2` starts that app, it is not read as a file.
+    @Test func startByNameWithADot() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "api.v2", "--", "forever")
+            try sv.ok("stop", "api.v2")
+            try sv.ok("start", "api.v2")
+            #expect(try sv.app("api.v2")?.status == .online)
+            let missing = try sv.sv("start", "server.js")
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("No such file or directory"))
+        }
+    }
+
     @Test func erroredAppCanBeStartedAgainFromItsFile() throws {
         try withSupervisor { (sv: Supervisor) throws in
             try sv.ok("start", testchild, "--name", "bad", "--max-restarts", "1", "--", "exit", "1")

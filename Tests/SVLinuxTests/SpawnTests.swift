@@ -75,6 +75,24 @@ import Testing
         out2.read.closeQuietly()
     }
 
+    /// svd holds thousands of descriptors with 1,000 apps while apps get the soft limit svd found
+    /// (1024): the child must place its descriptors before it lowers the limit.
+    @Test func lowNofileLimitWithManyHeldDescriptors() throws {
+        var held: [Int32] = []
+        for _ in 0..<1100 { held.append(open("/dev/null", O_RDONLY | O_CLOEXEC)) }
+        defer { for fd in held { close(fd) } }
+        let out = try Pipe.make(nonblockingRead: true)
+        defer { out.read.closeQuietly() }
+        var request = SpawnRequest(
+            path: testchild, argv: [testchild, "fds"], environment: [], cwd: "/",
+            descriptors: [out.write, out.write, out.write])
+        request.nofileSoft = 256
+        let pid = try Spawner.spawn(request).get()
+        out.write.closeQuietly()
+        #expect(readLines(out.read, count: 1) == ["0 1 2"])
+        #expect(waitExit(pid) == .code(0))
+    }
+
     /// A grandchild dies with its app's group.
     @Test func grandchildDiesWithTheGroup() throws {
         let (pid, out) = try spawnChild(["grandchild", "60000", "forever"])

@@ -42,8 +42,7 @@ enum {
     SV_STAGE_FORK = 1,
     SV_STAGE_SETUP = 2,
     SV_STAGE_CHDIR = 3,
-    SV_STAGE_EXEC = 4,
-    SV_STAGE_PIPE = 5
+    SV_STAGE_EXEC = 4
 };
 
 /// vforks and execs as `request` says. Returns the child's pid, or -1 with `failure` filled.

@@ -4,7 +4,8 @@ import SVProtocol
 
 /// The process table.
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List apps.", aliases: ["ls", "l", "ps", "status"])
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List apps.", aliases: ["ls", "l", "ps", "status"])
 
     func run() throws {
         let reply = try Client.connectOrStart().send(.list)
@@ -14,20 +15,23 @@ struct List: ParsableCommand {
 
 /// The process list as JSON, for scripts (docs/jlist.md).
 struct Jlist: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List apps as JSON (docs/jlist.md).")
+    static let configuration = CommandConfiguration(
+        commandName: "jlist", abstract: "List apps as JSON (docs/jlist.md).")
 
     func run() throws { say(try Client.connectOrStart().send(.list).serialized) }
 }
 
 struct Prettylist: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List apps as indented JSON.")
+    static let configuration = CommandConfiguration(
+        commandName: "prettylist", abstract: "List apps as indented JSON.")
 
     func run() throws { say(try Client.connectOrStart().send(.list).pretty) }
 }
 
 /// The pids of apps, one a line.
 struct Pid: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the pids of apps, one a line.")
+    static let configuration = CommandConfiguration(
+        commandName: "pid", abstract: "Print the pids of apps, one a line.")
     @OptionGroup var targets: TargetArguments
 
     func run() throws {
@@ -40,7 +44,8 @@ struct Pid: ParsableCommand {
 
 /// Everything about apps: spec, status, restarts, recent runs, the next retry.
 struct Describe: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show everything about an app.", aliases: ["show", "info"])
+    static let configuration = CommandConfiguration(
+        commandName: "describe", abstract: "Show everything about an app.", aliases: ["show", "info"])
     @OptionGroup var targets: TargetArguments
     @Flag(help: "Print JSON (an array: one object per instance, with its recent runs).") var json = false
 
@@ -96,7 +101,8 @@ struct Describe: ParsableCommand {
 
 /// Is the daemon up (starts it): version, pid, uptime, exec generation, wake-ups.
 struct Ping: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check the daemon (starts it).")
+    static let configuration = CommandConfiguration(
+        commandName: "ping", abstract: "Check the daemon (starts it).")
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws { try Self.show(json: json) }

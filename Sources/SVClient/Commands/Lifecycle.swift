@@ -4,7 +4,8 @@ import SVProtocol
 
 /// Stop apps: the kill signal, then SIGKILL to the process group after the kill timeout.
 struct Stop: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop apps.")
+    static let configuration = CommandConfiguration(
+        commandName: "stop", abstract: "Stop apps.")
     @OptionGroup var targets: TargetArguments
 
     func run() throws {
@@ -15,7 +16,8 @@ struct Stop: ParsableCommand {
 
 /// Restart apps (a stopped app is started).
 struct Restart: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Restart apps (a stopped app starts).")
+    static let configuration = CommandConfiguration(
+        commandName: "restart", abstract: "Restart apps (a stopped app starts).")
     @OptionGroup var targets: TargetArguments
     @Flag(help: "Replace the captured environment with your current one.") var updateEnv = false
 
@@ -28,7 +30,8 @@ struct Restart: ParsableCommand {
 
 /// Stop and forget apps.
 struct Delete: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop and forget apps.", aliases: ["del"])
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Stop and forget apps.", aliases: ["del"])
     @OptionGroup var targets: TargetArguments
 
     func run() throws {
@@ -41,7 +44,8 @@ struct Delete: ParsableCommand {
 
 /// Set restart counters to 0.
 struct Reset: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Set restart counters to 0.")
+    static let configuration = CommandConfiguration(
+        commandName: "reset", abstract: "Set restart counters to 0.")
     @OptionGroup var targets: TargetArguments
 
     func run() throws {
@@ -68,7 +72,8 @@ struct SendSignal: ParsableCommand {
 
 /// Stop every app for good and the daemon.
 struct Kill: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop every app (desired: stopped) and the daemon.")
+    static let configuration = CommandConfiguration(
+        commandName: "kill", abstract: "Stop every app (desired: stopped) and the daemon.")
 
     func run() throws {
         // Never starts a daemon just to kill it.
@@ -83,7 +88,8 @@ struct Kill: ParsableCommand {
 
 /// Not built yet: refused, never acting as a restart (issue 2).
 struct Reload: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Zero-downtime restart (not built yet).")
+    static let configuration = CommandConfiguration(
+        commandName: "reload", abstract: "Zero-downtime restart (not built yet).")
     @OptionGroup var targets: TargetArguments
 
     func run() throws {
@@ -93,7 +99,8 @@ struct Reload: ParsableCommand {
 
 /// Replace the running daemon in place (not built yet).
 struct Update: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Replace the running daemon in place (not built yet).")
+    static let configuration = CommandConfiguration(
+        commandName: "update", abstract: "Replace the running daemon in place (not built yet).")
 
     func run() throws {
         guard let directory = System.executableDirectory else { throw CLIError("cannot find the svd beside sv") }

@@ -5,7 +5,8 @@ import SVProtocol
 
 /// The last lines of apps' logs, read straight from the files (svd does no work for it).
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the last lines of apps' logs.")
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Show the last lines of apps' logs.")
     @Argument(help: "An id, a name, or 'all' (default).") var target: String?
     @Option(help: "Lines of each log.") var lines = 15
     @Flag(help: "Print the history and exit.") var nostream = false

@@ -5,6 +5,7 @@ import SVProtocol
 /// Start scripts or binaries as new apps, or start existing stopped apps by name or id.
 struct Start: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "start", 
         abstract: "Start a script or binary (or a stopped app by name or id).",
         discussion: "The extension picks the interpreter: .js/.mjs/.cjs → node, .py → python3, .sh → bash.")
 
@@ -33,6 +34,7 @@ struct Start: ParsableCommand {
     }
 
     func run() throws {
+        try policy.refuseUnbuilt()
         let environment = System.environment
         let callerDirectory = System.currentDirectory
         let workingDirectory = System.absolute(cwd ?? callerDirectory, base: callerDirectory)
@@ -67,7 +69,16 @@ struct Start: ParsableCommand {
             started += try Render.apps(try client.send(.start(StartArguments(specs: specs, force: force))))
         }
         if !existing.isEmpty {
-            started += try Render.apps(try client.send(.startExisting(existing)))
+            do {
+                started += try Render.apps(try client.send(.startExisting(existing)))
+            } catch let error as CLIError where error.code == "not_found" {
+                // A word with a dot that names no app was meant as a file ("api.js").
+                if let file = existing.first(where: { $0.description.contains(".") }) {
+                    let path = System.absolute(file.description, base: workingDirectory)
+                    throw CLIError("cannot start '\(file)': \(path): No such file or directory (check the path or --cwd)")
+                }
+                throw error
+            }
         }
         say(Render.summary("started", started), terminator: "")
     }
@@ -90,9 +101,9 @@ enum ScriptResolver {
         }
         switch System.kind(of: script) {
         case .missing:
-            // A bare word may be an app's name or id; a path-like word is a missing file.
-            let looksLikePath = target.contains("/") || target.contains(".")
-            if looksLikePath {
+            // A word without a slash may be an app's name or id ("api", "api.v2"); a path is a
+            // missing file.
+            if target.contains("/") {
                 throw CLIError("cannot start '\(target)': \(script): No such file or directory (check the path or --cwd)")
             }
             return nil
