@@ -75,7 +75,7 @@ final class Client {
     func send(_ request: Request) throws -> JSON {
         let id = nextID
         nextID += 1
-        var line = Array(RequestFrame(id: id, request: request).json.serialized.utf8)
+        var line = RequestFrame(id: id, request: request).json.serializedBytes
         line.append(0x0A)
         var offset = 0
         while offset < line.count {

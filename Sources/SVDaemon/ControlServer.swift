@@ -93,7 +93,7 @@ extension Daemon {
 
     func send(_ reply: Reply, to id: Int, thenClose: Bool = false) {
         guard let client = clients[id] else { return }
-        client.output.append(contentsOf: reply.json.serialized.utf8)
+        client.output.append(contentsOf: reply.json.serializedBytes)
         client.output.append(0x0A)
         if thenClose { client.closeAfterFlush = true }
         if client.output.count > ControlClient.outputLimit {
