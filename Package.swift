@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "SVProtocolTests", dependencies: ["SVProtocol", "SVCore"]),
         .testTarget(name: "SVLinuxTests", dependencies: ["SVLinux", "SVCore", "CShims"]),
         .testTarget(name: "SVStoreTests", dependencies: ["SVStore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SVProtocol", "SVCore", "CShims"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SVProtocol", "SVCore", "CShims", "SVStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,8 @@
 public enum AppEvent: Hashable, Sendable {
     /// `sv start` of an app that is not running (or a new app).
     case startRequested
+    /// svd started and found this app desired online in its database: start it again, counters kept.
+    case restoreRequested
     /// `sv restart`: stop the running process (if any), then start a new one.
     case restartRequested
     /// `sv stop`.

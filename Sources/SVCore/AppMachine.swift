@@ -22,6 +22,16 @@ public struct AppMachine: Sendable {
         self.lastTimer = lastTimer
     }
 
+    /// A machine brought back from storage: its desired state and counters as they were, no
+    /// process yet. The daemon then starts it if desired online (design.md §5).
+    public init(restoring spec: AppSpec, desired: Desired, restarts: Int, unstableRuns: Int, lastRun: RunID) {
+        self.init(spec: spec, lastRun: lastRun)
+        self.desired = desired
+        self.restarts = restarts
+        self.unstableRuns = unstableRuns
+        self.lastDecision = "restored"
+    }
+
     /// The public status of the current phase.
     public var status: AppStatus { phase.status }
 
@@ -48,6 +58,10 @@ public struct AppMachine: Sendable {
     public mutating func handle(_ event: AppEvent, now: Instant) -> [AppEffect] {
         switch event {
         case .startRequested: return start(now: now)
+        case .restoreRequested:
+            guard case .stopped = phase else { return [] }  // only a freshly restored machine
+            desired = .online
+            return spawnNow(reason: "brought back at svd start", countsAsRestart: false)
         case .restartRequested: return restart(now: now)
         case .stopRequested: return stop(then: .stay, now: now)
         case .shutdownRequested:

@@ -2,6 +2,7 @@ import Glibc
 import SVCore
 import SVLinux
 import SVProtocol
+import SVStore
 import SystemPackage
 
 /// One connection on the control socket: NDJSON in, NDJSON out (design.md §6).
@@ -92,6 +93,8 @@ extension Daemon {
     }
 
     func send(_ reply: Reply, to id: Int, thenClose: Bool = false) {
+        // Written through: what the command changed is committed before its reply (design.md §5).
+        flushStore()
         guard let client = clients[id] else { return }
         client.output.append(contentsOf: reply.json.serializedBytes)
         client.output.append(0x0A)

@@ -5,6 +5,7 @@ import Logging
 import SVCore
 import SVLinux
 import SVProtocol
+import SVStore
 import SystemPackage
 
 /// svd: one thread, one epoll loop (design.md §1). Every source of work is a descriptor in one
@@ -24,8 +25,13 @@ final class Daemon {
     let appUmask: mode_t
 
     var apps: [AppID: App] = [:]
+    /// `sv.db`, written through (Persistence.swift).
+    let store: Store
+    var pendingWrites: [StoreWrite] = []
+    /// Why the last write to `sv.db` failed, until one succeeds: state changes are refused meanwhile.
+    var storeProblem: String?
+    let bootID = ProcFS.bootID()
     var appsByPid: [ProcessID: AppID] = [:]
-    var nextAppID = 1
     var clients: [Int: ControlClient] = [:]
     var nextClientID = 1
     var timers = Heap<PendingTimer>()
@@ -43,10 +49,11 @@ final class Daemon {
     /// The one read buffer every pipe shares (design.md §7).
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
-    init(home: StateDirectory, log: Logger, lock: FileDescriptor, appNofileSoft: UInt64?, appUmask: mode_t)
-        throws(SyscallError)
-    {
+    init(
+        home: StateDirectory, log: Logger, lock: FileDescriptor, store: Store, appNofileSoft: UInt64?, appUmask: mode_t
+    ) throws(SyscallError) {
         self.home = home
+        self.store = store
         self.log = log
         self.lock = lock
         self.appNofileSoft = appNofileSoft
@@ -77,6 +84,7 @@ final class Daemon {
             wakeups += 1
             afterIteration()
         }
+        flushStore()
         unlink(home.socket)
         return exitCode ?? 0
     }
@@ -96,6 +104,7 @@ final class Daemon {
 
     /// Work that follows every batch of events: pending replies, the timer descriptor, shutdown.
     private func afterIteration() {
+        flushStore()
         settleWaiters()
         if let client = exitAfterReplyTo, (clients[client]?.output.isEmpty ?? true) { exitCode = 0 }
         armTimer()
@@ -189,6 +198,8 @@ final class Daemon {
     /// Feeds one event to an app's machine and performs the effects (EffectPerformer.swift).
     func feed(_ app: App, _ event: AppEvent) {
         let effects = app.machine.handle(event, now: SystemClock.now)
+        // Counters, desired state or spec may have changed: written with this iteration's batch.
+        pendingWrites.append(.app(app.id))
         perform(effects, for: app)
     }
 

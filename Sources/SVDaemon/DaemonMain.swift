@@ -4,6 +4,7 @@ import Logging
 import SVCore
 import SVLinux
 import SVProtocol
+import SVStore
 import SystemPackage
 
 /// svd's start steps (design.md §1), in order. The caller has blocked the handled signals as its
@@ -105,12 +106,22 @@ public enum SVDaemonMain {
             return fail("svd: \(error)\n")
         }
 
+        let store: Store
+        do {
+            store = try Store(path: home.database)
+        } catch {
+            return fail("svd: cannot open \(home.database): \(error.message)\n")
+        }
         let daemon: Daemon
         do {
-            daemon = try Daemon(home: home, log: log, lock: lock, appNofileSoft: appNofile, appUmask: appUmask)
+            daemon = try Daemon(home: home, log: log, lock: lock, store: store, appNofileSoft: appNofile, appUmask: appUmask)
         } catch {
             return fail("svd: cannot serve \(home.socket): \(error)\n")
         }
+        do { try daemon.restore() } catch {
+            return fail("svd: cannot read the apps in \(home.database): \(error.message)\n")
+        }
+        daemon.flushStore()
         log.info("svd \(svVersion) started, pid \(getpid()), serving \(home.root)")
         if report >= 0 {
             _ = write(report, "R", 1)

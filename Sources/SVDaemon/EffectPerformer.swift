@@ -2,6 +2,7 @@ import Glibc
 import SVCore
 import SVLinux
 import SVProtocol
+import SVStore
 import SystemPackage
 
 /// The one exhaustive switch over `AppEffect` (STYLE.md 2). It decides no policy.
@@ -21,7 +22,10 @@ extension Daemon {
                 let key = TimerKey(app: app.id, timer: id)
                 if liveTimers.remove(key) != nil { cancelledTimers.insert(key) }
             case .recordRunEnded(let run, let status, let escalated, let decision):
-                app.recordEnd(run: run, status: status, escalated: escalated, decision: decision, at: SystemClock.wallNow)
+                let now = SystemClock.wallNow
+                app.recordEnd(run: run, status: status, escalated: escalated, decision: decision, at: now)
+                pendingWrites.append(
+                    .runEnded(app: app.id, run: run, at: now, status: status, escalated: escalated, decision: decision))
                 closeIPCIfOf(app, run: run)
                 log.info("\(app.name) (id \(app.id)): \(status)\(escalated ? " after SIGKILL" : ""); \(decision)")
             case .recordDecision(let decision):
@@ -68,12 +72,19 @@ extension Daemon {
         case .success(let pid):
             appsByPid[pid] = app.id
             app.lastSpawnError = nil
-            app.recordStart(run: run, pid: pid, at: SystemClock.wallNow)
+            let now = SystemClock.wallNow
+            app.recordStart(run: run, pid: pid, at: now)
             feed(app, .spawned(pid: pid, run: run))
+            // After the spawn: the /proc readings the orphan check needs, then the row.
+            pendingWrites.append(.runStarted(runRow(app: app, run: run, pid: pid, at: now)))
         case .failure(let error):
             closeIPC(app)
             app.lastSpawnError = error.description
-            app.recordStart(run: run, pid: ProcessID(0), at: SystemClock.wallNow)
+            let now = SystemClock.wallNow
+            app.recordStart(run: run, pid: ProcessID(0), at: now)
+            pendingWrites.append(.runStarted(RunRow(
+                appID: Int64(app.id.rawValue), run: Int64(run.rawValue), pid: 0, bootID: bootID, startTicks: 0, exe: nil,
+                startedAtMs: now.milliseconds)))
             log.warning("\(app.name) (id \(app.id)): cannot start: \(error.description)")
             feed(app, .spawnFailed(reason: "cannot start: \(error.description)", run: run))
         }
@@ -91,17 +102,38 @@ extension Daemon {
         app.stderr.close()
         app.stdin.close()
         apps[app.id] = nil
+        pendingWrites.append(.deleteApp(app.id))
         log.info("\(app.name) (id \(app.id)): deleted")
     }
 
     /// Creates an app: its pipes and log files, registered in the loop. Not started yet.
-    /// With `instanceSuffix` (another app has this name), the log files are `<name>-<id>-out.log`:
-    /// one writer per file (design.md §7).
+    /// Creates a new app: its row first (the id comes from sv.db and is never reused), then its
+    /// pipes and files. With `instanceSuffix` (another app has this name), the log files are
+    /// `<name>-<id>-out.log`: one writer per file (design.md §7).
     func createApp(spec: AppSpec, instanceSuffix: Bool = false) throws(ReplyError) -> App {
-        let id = AppID(nextAppID)
+        let rowID: Int64
+        do {
+            rowID = try store.insertApp(name: spec.name, spec: "{}", desired: Desired.stopped.rawValue, outLog: "", errLog: "")
+        } catch {
+            storeProblem = error.message
+            throw ReplyError(.failed, "cannot save the new app in \(store.path): \(error.message)")
+        }
+        let id = AppID(Int(rowID))
         let base = instanceSuffix ? "\(spec.name)-\(id)" : spec.name
-        let outPath = spec.outFile ?? home.logPath(name: base, stream: "out")
-        let errPath = spec.errorFile ?? home.logPath(name: base, stream: "err")
+        do {
+            let app = try createApp(
+                spec: spec, restoring: id, outPath: spec.outFile ?? home.logPath(name: base, stream: "out"),
+                errPath: spec.errorFile ?? home.logPath(name: base, stream: "err"))
+            pendingWrites.append(.app(id))
+            return app
+        } catch {
+            try? store.deleteApp(id: rowID)
+            throw error
+        }
+    }
+
+    /// Opens an app's pipes and log files and registers it in the loop, under a known id.
+    func createApp(spec: AppSpec, restoring id: AppID, outPath: String, errPath: String) throws(ReplyError) -> App {
         func open(_ path: String) throws(ReplyError) -> FileDescriptor {
             do { return try Files.openAppend(path) } catch {
                 throw ReplyError(.failed, "cannot open log file \(path): \(error.errno.message)")
@@ -125,7 +157,6 @@ extension Daemon {
             throw ReplyError(.failed, "cannot create pipes: \(error.description) (raise svd's NOFILE limit?)")
         }
         let pipes = (made[0], made[1], made[2])
-        nextAppID += 1
         let app = App(
             id: id, spec: spec, stdin: pipes.0, stdout: LogStream(pipe: pipes.1, path: outPath, file: outFile),
             stderr: LogStream(pipe: pipes.2, path: errPath, file: errFile))

@@ -2,18 +2,25 @@ import Glibc
 import SVCore
 import SVLinux
 import SVProtocol
+import SVStore
 
 /// What each request does. A reply that must wait for processes (stop, restart, delete, kill)
 /// returns nil and leaves a `Waiter`.
 extension Daemon {
     func handle(_ request: Request, client: Int, requestID: Int) -> Result<JSON, ReplyError>? {
         do {
-            if isShuttingDown {
-                switch request {
-                case .hello, .ping, .list, .describe: break
-                case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .signal, .kill:
-                    throw ReplyError(.failed, "svd is shutting down; run the command again once it has exited")
-                }
+            let changesState: Bool
+            switch request {
+            case .hello, .ping, .list, .describe, .signal: changesState = false
+            case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .kill: changesState = true
+            }
+            if changesState && isShuttingDown {
+                throw ReplyError(.failed, "svd is shutting down; run the command again once it has exited")
+            }
+            if changesState, let problem = storeProblemAfterProbe() {
+                throw ReplyError(
+                    .failed,
+                    "cannot save state in \(store.path): \(problem); apps stay supervised, but nothing changes until it is writable (free some disk space)")
             }
             switch request {
             case .hello:
@@ -103,6 +110,15 @@ extension Daemon {
         } catch {
             return .failure(ReplyError(.failed, "\(error)"))
         }
+    }
+
+    /// The store's problem, if it persists: a write of every app's row tells (and resyncs what
+    /// the failed batches dropped).
+    private func storeProblemAfterProbe() -> String? {
+        guard storeProblem != nil else { return nil }
+        for id in apps.keys { pendingWrites.append(.app(id)) }
+        flushStore()
+        return storeProblem
     }
 
     private func wait(for found: [App], event: AppEvent, client: Int, requestID: Int) -> Result<JSON, ReplyError>? {

@@ -8,6 +8,7 @@ public struct StateDirectory: Sendable {
     public var socket: String { root + "/svd.sock" }
     public var lock: String { root + "/svd.lock" }
     public var daemonLog: String { root + "/svd.log" }
+    public var database: String { root + "/sv.db" }
     public var logs: String { root + "/logs" }
 
     /// `logs/<name>-out.log`, the name escaped for a file name.

@@ -74,3 +74,22 @@ public enum ProcFS {
         return (Double(usage.cpuTicks) / elapsed * 1000).rounded() / 10
     }
 }
+
+extension ProcFS {
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`): a pid recorded under another boot
+    /// names some other process.
+    public static func bootID() -> String {
+        guard let bytes = Files.readSmall("/proc/sys/kernel/random/boot_id") else { return "unknown" }
+        return String(decoding: bytes.prefix { $0 != 0x0A }, as: UTF8.self)
+    }
+
+    /// The executable of `pid` (`/proc/PID/exe`), nil when it is gone or not ours to read.
+    public static func executable(of pid: ProcessID) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { raw in
+            readlink("/proc/\(pid.rawValue)/exe", raw.baseAddress!.assumingMemoryBound(to: CChar.self), 4095)
+        }
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n], as: UTF8.self)
+    }
+}

@@ -79,6 +79,9 @@ public final class Database {
         }
     }
 
+    /// The rowid of the last INSERT on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     func error(_ rc: Int32) -> StoreError { StoreError(code: rc, message: String(cString: sqlite3_errmsg(handle))) }
 }
 
@@ -119,6 +122,15 @@ public final class Statement {
     }
 
     public func int(at column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    public func optionalInt(at column: Int32) -> Int64? {
+        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
+    }
+
+    public func bind(_ value: Int64?, at index: Int32) throws(StoreError) {
+        guard let value else { return try check(sqlite3_bind_null(handle, index)) }
+        try bind(value, at: index)
+    }
 
     public func text(at column: Int32) -> String? {
         guard let pointer = sqlite3_column_text(handle, column) else { return nil }

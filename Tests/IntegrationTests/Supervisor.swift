@@ -71,6 +71,22 @@ final class Supervisor: Sendable {
         return Running(pid: pid, outPath: outPath, errPath: errPath)
     }
 
+    /// Starts any program (output discarded); the caller reaps it.
+    func launchProgram(_ path: String, _ arguments: [String]) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard rc == 0 else { throw CLIFailure("posix_spawn \(path): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
     /// Runs `sv` and requires exit 0.
     @discardableResult
     func ok(_ arguments: String...) throws -> String {

@@ -19,7 +19,7 @@ import Testing
         try db.execute("CREATE TABLE app (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, note TEXT)")
         let insert = try db.prepare("INSERT INTO app (name, note) VALUES (?, ?)")
         try insert.bind("café api", at: 1)
-        try insert.bind(nil, at: 2)
+        try insert.bind(String?.none, at: 2)
         #expect(try insert.step() == false)
         let select = try db.prepare("SELECT id, name, note FROM app")
         #expect(try select.step())
