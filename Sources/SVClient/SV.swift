@@ -10,7 +10,8 @@ public struct SV: ParsableCommand {
         version: "sv \(svVersion)",
         subcommands: [
             Start.self, Stop.self, Restart.self, Reload.self, Delete.self, List.self, Jlist.self, Prettylist.self,
-            Describe.self, Pid.self, Reset.self, SendSignal.self, Logs.self, Ping.self, Kill.self, Update.self,
+            Describe.self, Pid.self, Reset.self, SendSignal.self, Logs.self, Save.self, Resurrect.self, Ping.self, Kill.self,
+            Update.self,
         ])
 
     public init() {}

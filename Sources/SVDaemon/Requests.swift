@@ -12,7 +12,8 @@ extension Daemon {
             let changesState: Bool
             switch request {
             case .hello, .ping, .list, .describe, .signal: changesState = false
-            case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .kill: changesState = true
+            case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .kill, .save, .resurrect:
+                changesState = true
             }
             if changesState && isShuttingDown {
                 throw ReplyError(.failed, "svd is shutting down; run the command again once it has exited")
@@ -98,6 +99,10 @@ extension Daemon {
                 }
                 log.info("\(signal.name) sent to \(signalled.map { "\($0.name) (id \($0.id))" }.joined(separator: ", "))")
                 return .success(appInfos(signalled))
+            case .save:
+                return .success(try save())
+            case .resurrect:
+                return .success(try resurrect())
             case .kill:
                 log.info("kill requested: stopping every app for good, then exiting")
                 let ids = apps.keys.sorted()

@@ -9,6 +9,7 @@ public struct StateDirectory: Sendable {
     public var lock: String { root + "/svd.lock" }
     public var daemonLog: String { root + "/svd.log" }
     public var database: String { root + "/sv.db" }
+    public var savedSet: String { root + "/saved.json" }
     public var logs: String { root + "/logs" }
 
     /// `logs/<name>-out.log`, the name escaped for a file name.

@@ -45,6 +45,36 @@ public enum Files {
         return out
     }
 
+    /// Writes `path` so that a crash leaves the old file or the new one, never a mix (STYLE.md 29):
+    /// `path.new`, fsync, rename, fsync of the directory.
+    public static func writeAtomically(_ path: String, contents: [UInt8]) throws(SyscallError) {
+        let temporary = path + ".new"
+        let fd = try syscall("open \(temporary)") { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
+        var offset = 0
+        do {
+            while offset < contents.count {
+                let n = try syscall("write \(temporary)") {
+                    contents[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                }
+                offset += n
+            }
+            _ = try syscall("fsync \(temporary)") { fsync(fd) }
+        } catch {
+            Glibc.close(fd)
+            unlink(temporary)
+            throw error
+        }
+        Glibc.close(fd)
+        _ = try syscall("rename \(temporary)") { rename(temporary, path) }
+        let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path.utf8.distance(from: path.utf8.startIndex, to: $0) } ?? 0
+        let directory = slash > 0 ? String(path.utf8.prefix(slash))! : "."
+        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirfd >= 0 {
+            _ = fsync(dirfd)
+            Glibc.close(dirfd)
+        }
+    }
+
     /// Whether `path` exists (any kind). Wraps `access(2)`.
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 

@@ -139,6 +139,10 @@ public enum Request: Sendable {
     case signal(Signal, [Target])
     /// Stop every app for good, then exit.
     case kill
+    /// Record the apps desired online as the saved set.
+    case save
+    /// Start the saved set, never creating an app twice.
+    case resurrect
 
     public var command: String {
         switch self {
@@ -155,13 +159,15 @@ public enum Request: Sendable {
         case .describe: return "describe"
         case .signal: return "signal"
         case .kill: return "kill"
+        case .save: return "save"
+        case .resurrect: return "resurrect"
         }
     }
 
     var args: JSON? {
         func targets(_ list: [Target]) -> JSON { .object(JSONObject([("targets", .array(list.map { .string($0.description) }))])) }
         switch self {
-        case .hello, .ping, .list, .kill: return nil
+        case .hello, .ping, .list, .kill, .save, .resurrect: return nil
         case .update(let path): return .object(JSONObject([("svdPath", .string(path))]))
         case .start(let arguments): return try? JSONCoder.encode(arguments)
         case .restart(let arguments): return try? JSONCoder.encode(arguments)
@@ -205,6 +211,8 @@ public enum Request: Sendable {
             }
             self = .signal(signal, try targets())
         case "kill": self = .kill
+        case "save": self = .save
+        case "resurrect": self = .resurrect
         default: throw .unknownCommand(command)
         }
     }

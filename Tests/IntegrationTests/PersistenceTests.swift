@@ -159,3 +159,52 @@ struct PersistenceTests {
         }
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct SavedSetTests {
+    @Test func killThenResurrectBringsTheSavedSetBackOnce() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let app = try sv.file("env.js", "setInterval(() => {}, 1000);")
+            try sv.ok("start", app, "--name", "web", "--env", "PORT=8080", "--kill-timeout", "2500", "--", "--verbose", "x y")
+            try sv.ok("start", testchild, "--name", "worker", "--cwd", "/tmp", "--", "forever")
+            try sv.ok("start", testchild, "--name", "idle", "--", "forever")
+            try sv.ok("stop", "idle")
+            #expect(try sv.ok("save").contains("saved 2 apps"))
+            let saved = try String(contentsOfFile: sv.home + "/saved.json", encoding: .utf8)
+            #expect(saved.contains("\"web\""))
+            #expect(!saved.contains("\"idle\""))
+            let mode = try FileManager.default.attributesOfItem(atPath: sv.home + "/saved.json")[.posixPermissions] as? Int
+            #expect(mode == 0o600)  // it holds the apps' environment
+
+            try sv.ok("kill")
+            #expect(try sv.list().allSatisfy { $0.status == .stopped })  // nothing came back by itself
+            let first = try sv.ok("resurrect")
+            #expect(first.contains("web (id 1): started"))
+            #expect(first.contains("worker (id 2): started"))
+            let second = try sv.ok("resurrect")
+            #expect(second.contains("web (id 1): already online"))
+            let apps = try sv.list()
+            #expect(apps.count == 3)  // no duplicate
+            #expect(apps.filter { $0.status == .online }.map(\.name).sorted() == ["web", "worker"])
+            let web = try sv.describe("web").spec
+            #expect(web.env.keys.contains("PORT"))
+            #expect(web.args == ["--verbose", "x y"])
+            #expect(web.policy.killTimeout == .milliseconds(2500))
+            #expect(try sv.describe("worker").spec.cwd == "/tmp")
+        }
+    }
+
+    /// A db made anew (the old one lost) next to saved.json: resurrect creates the saved apps.
+    @Test func resurrectFallsBackToSavedJSON() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "keep", "--max-restarts", "9", "--", "forever")
+            try sv.ok("save")
+            try sv.ok("kill")
+            for suffix in ["", "-wal", "-shm"] { unlink(sv.home + "/sv.db" + suffix) }
+            #expect(try sv.list().isEmpty)
+            #expect(try sv.ok("resurrect").contains("keep (id 1): created and started"))
+            #expect(try sv.app("keep")?.status == .online)
+            #expect(try sv.describe("keep").spec.policy.maxRestarts == 9)
+        }
+    }
+}

@@ -112,3 +112,31 @@ struct Update: ParsableCommand {
         _ = try client.send(.update(svdPath: directory + "/svd"))
     }
 }
+
+/// Record the apps desired online as the saved set.
+struct Save: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "save", abstract: "Record the apps desired online (with their options) as the saved set.",
+        aliases: ["dump"])
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.save)
+        say("saved \(reply["saved"]?.intValue ?? 0) apps (sv.db and \(reply["path"]?.stringValue ?? "saved.json"))")
+    }
+}
+
+/// Start the saved set, never creating an app twice.
+struct Resurrect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resurrect", abstract: "Start the saved set; apps that exist are started, never created twice.")
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.resurrect)
+        let entries = reply.arrayValue ?? []
+        if entries.isEmpty { say("the saved set is empty (run 'sv save' first)") }
+        for entry in entries {
+            let id = entry["id"]?.intValue.map { " (id \($0))" } ?? ""
+            say("\(entry["name"]?.stringValue ?? "?")\(id): \(entry["what"]?.stringValue ?? "")")
+        }
+    }
+}
