@@ -106,19 +106,27 @@ public enum SVDaemonMain {
             return fail("svd: \(error)\n")
         }
 
-        let store: Store
-        do {
-            store = try Store(path: home.database)
-        } catch {
-            return fail("svd: cannot open \(home.database): \(error.message)\n")
+        let opened: StoreOpening.Opened
+        switch StoreOpening.open(home, log: log) {
+        case .success(let result): opened = result
+        case .failure(let failure):
+            log.critical("\(failure.message)")
+            return fail("svd: \(failure.message)\n")
         }
+        let store = opened.store
         let daemon: Daemon
         do {
             daemon = try Daemon(home: home, log: log, lock: lock, store: store, appNofileSoft: appNofile, appUmask: appUmask)
         } catch {
             return fail("svd: cannot serve \(home.socket): \(error)\n")
         }
-        do { try daemon.restore() } catch {
+        do {
+            if opened.movedAside != nil {
+                daemon.recoverFromSavedSet()
+            } else {
+                try daemon.restore()
+            }
+        } catch {
             return fail("svd: cannot read the apps in \(home.database): \(error.message)\n")
         }
         daemon.flushStore()

@@ -73,6 +73,24 @@ extension Daemon {
         return .array(results)
     }
 
+    /// After a corrupt sv.db was moved aside: the saved set of `saved.json` becomes the apps
+    /// (desired online, started) and the new db's saved set. Never a silent empty start: without
+    /// saved.json the log says so.
+    func recoverFromSavedSet() {
+        guard Files.exists(home.savedSet) else {
+            log.error("no \(home.savedSet) to recover apps from: starting with none (sv.db was moved aside)")
+            return
+        }
+        do {
+            let entries = try savedFromFile()
+            try? store.replaceSaved(entries)
+            let results = try resurrect()
+            log.info("recovered \(results.arrayValue?.count ?? 0) apps from \(home.savedSet)")
+        } catch {
+            log.error("cannot recover apps from \(home.savedSet): \(error.message)")
+        }
+    }
+
     private static func outcome(_ name: String, _ id: AppID?, _ what: String) -> JSON {
         var object = JSONObject([("name", .string(name)), ("what", .string(what))])
         if let id { object["id"] = .int(Int64(id.rawValue)) }
@@ -80,7 +98,7 @@ extension Daemon {
     }
 
     /// The saved set from `saved.json`.
-    private func savedFromFile() throws(ReplyError) -> [(name: String, spec: String)] {
+    func savedFromFile() throws(ReplyError) -> [(name: String, spec: String)] {
         guard let bytes = Files.readSmall(home.savedSet, limit: 64 << 20) else {
             throw ReplyError(.notFound, "no saved set: sv.db cannot be read and \(home.savedSet) is missing (run 'sv save' first)")
         }

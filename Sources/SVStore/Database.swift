@@ -4,7 +4,22 @@ import CSQLite
 public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     public var code: Int32
     public var message: String
+    public init(code: Int32, message: String) {
+        self.code = code
+        self.message = message
+    }
     public var description: String { "sqlite error \(code): \(message)" }
+    /// Not SQLite's: the database has a schema newer than this svd knows.
+    public static let newerSchemaCode: Int32 = 10_001
+
+    /// The file is damaged or is not a database at all.
+    public var isCorruption: Bool {
+        let primary = code & 0xFF
+        return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB
+    }
+    public var isReadOnly: Bool { code & 0xFF == SQLITE_READONLY || code & 0xFF == SQLITE_PERM }
+    public var isNewerSchema: Bool { code == Self.newerSchemaCode }
+
     /// The disk is full or failing: svd keeps supervising and fails only state changes (design.md §5).
     public var isStorageFailure: Bool {
         let primary = code & 0xFF

@@ -117,7 +117,7 @@ public final class Store {
         let version = db.userVersion
         if version > Self.migrations.count {
             throw StoreError(
-                code: SQLITE_MISUSE,
+                code: StoreError.newerSchemaCode,
                 message: "schema version \(version) is newer than this svd knows (\(Self.migrations.count)); run `sv update` to the newer svd")
         }
         try db.migrate(Self.migrations)

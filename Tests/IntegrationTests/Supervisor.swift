@@ -87,6 +87,14 @@ final class Supervisor: Sendable {
         return pid
     }
 
+    /// Runs a program to its end; returns its exit code.
+    func launchAndWait(_ path: String, _ arguments: [String]) throws -> Int32 {
+        let pid = try launchProgram(path, arguments)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
     /// Runs `sv` and requires exit 0.
     @discardableResult
     func ok(_ arguments: String...) throws -> String {
