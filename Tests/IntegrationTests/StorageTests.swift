@@ -119,3 +119,49 @@ struct StorageTests {
         }
     }
 }
+
+/// A full disk under sv.db at run time (design.md §5): svd keeps supervising from memory and fails
+/// only the commands that change state, with a clear line; once there is room again, they work.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct FullDiskTests {
+    @Test(.enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+    func fullDiskKeepsAppsSupervised() throws {
+        var template = Array("/tmp/svfull-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw CLIFailure("mkdtemp failed") }
+        let mountPoint = String(cString: made)
+        let sv = try Supervisor(home: mountPoint + "/h")
+        let probe = try sv.launchAndWait("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint])
+        try #require(probe == 0, "mount failed")
+        defer {
+            sv.tearDown()
+            _ = try? sv.launchAndWait("/bin/umount", ["-l", mountPoint])
+            rmdir(mountPoint)
+        }
+        try sv.ok("start", testchild, "--name", "a", "--", "forever")
+        // Fill the file system.
+        let filler = mountPoint + "/filler"
+        _ = try sv.launchAndWait("/bin/dd", ["if=/dev/zero", "of=\(filler)", "bs=64k", "count=100"])
+        // A change of state is refused with one clear line...
+        var refused: CommandResult?
+        for n in 0..<50 {
+            let result = try sv.sv("start", testchild, "--name", "b\(n)", "--", "forever")
+            if result.status != 0 {
+                refused = result
+                break
+            }
+        }
+        #expect(refused?.stderr.contains("sv.db") == true)
+        #expect(refused?.stderr.split(separator: "\n").count == 1)
+        // ...while the app is still supervised: killed, it comes back.
+        guard let pid = try sv.app("a")?.pid else {
+            Issue.record("no pid")
+            return
+        }
+        kill(pid.rawValue, SIGKILL)
+        #expect(try eventually { let info = try sv.app("a"); return info?.pid != nil && info?.pid != pid })
+        // Room again: commands work.
+        unlink(filler)
+        #expect(try eventually { try sv.sv("start", testchild, "--name", "c", "--", "forever").status == 0 })
+        #expect(try sv.app("c")?.status == .online)
+    }
+}

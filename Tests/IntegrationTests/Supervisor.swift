@@ -32,6 +32,15 @@ final class Supervisor: Sendable {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     }
 
+    /// A supervisor whose SV_HOME is `home` (for a home on a file system the test mounted).
+    init(home: String) throws {
+        self.home = home
+        var template = Array("/tmp/svt-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw CLIFailure("mkdtemp failed") }
+        work = String(cString: made) + "/w"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    }
+
     var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["SV_HOME"] = home
