@@ -66,7 +66,13 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: daemon),
-        .target(name: "SVStore", dependencies: ["SVCore", "CSQLite"], swiftSettings: daemon),
+        .target(
+            name: "SVStore", dependencies: ["SVCore", "CSQLite"], swiftSettings: daemon,
+            linkerSettings: [
+                .linkedLibrary("sqlite3", .when(configuration: .debug)),
+                // libsqlite3.a from libsqlite3-dev: only the code svd uses is mapped.
+                .unsafeFlags(["-Xlinker", "-l:libsqlite3.a"], .when(configuration: .release)),
+            ]),
         .target(name: "SVProtocol", dependencies: ["SVCore"], swiftSettings: daemon),
         .target(
             name: "SVDaemon",

@@ -146,9 +146,14 @@ extension Daemon {
         let start = SystemClock.now
         let longest = handles.map { $0.0.machine.spec.policy.killTimeout }.max() ?? .zero
         var escalated: Set<Int32> = []
-        while !handles.allSatisfy({ $0.2.hasExited && !Reaper.groupExists($0.1) }) {
+        var remaining = Set(handles.map { $0.1.rawValue })
+        while !remaining.isEmpty {
+            // Done when no live process is left in the group: the orphans' new parent (init) may
+            // be slow to reap them, and a zombie holds no port.
+            remaining = ProcFS.groupsWithLiveMembers(remaining)
+            if remaining.isEmpty { break }
             let now = SystemClock.now
-            for (app, pid, handle) in handles where !escalated.contains(pid.rawValue) {
+            for (app, pid, handle) in handles where remaining.contains(pid.rawValue) && !escalated.contains(pid.rawValue) {
                 if now - start >= app.machine.spec.policy.killTimeout {
                     if !handle.hasExited { handle.send(.kill) }
                     Reaper.signalGroup(pid, .kill)
@@ -159,14 +164,11 @@ extension Daemon {
                 log.error("orphans still alive after SIGKILL; starting anyway")
                 break
             }
-            // Wait for a leader to exit (its pidfd turns readable) or the next escalation; a leader
-            // gone with its group still draining is polled every 10 ms. Start-up only: the loop
-            // does not run yet.
-            var entries = handles.filter { !$0.2.hasExited }.map { pollfd(fd: $0.2.fd.rawValue, events: Int16(POLLIN), revents: 0) }
-            let untilEscalation = handles.filter { !escalated.contains($0.1.rawValue) }
-                .map { (start + $0.0.machine.spec.policy.killTimeout) - now }.min() ?? .milliseconds(10)
-            let timeout = entries.isEmpty ? 10 : Int32(max(1, min(untilEscalation.milliseconds, 1000)))
-            _ = poll(&entries, nfds_t(entries.count), timeout)
+            // Wait for a leader to exit (its pidfd turns readable), at most 10 ms: start-up only,
+            // the loop does not run yet.
+            var entries = handles.filter { remaining.contains($0.1.rawValue) && !$0.2.hasExited }
+                .map { pollfd(fd: $0.2.fd.rawValue, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&entries, nfds_t(entries.count), 10)
         }
     }
 }

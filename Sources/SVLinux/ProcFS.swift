@@ -93,3 +93,28 @@ extension ProcFS {
         return String(decoding: buffer[0..<n], as: UTF8.self)
     }
 }
+
+extension ProcFS {
+    /// Of `groups`, those with at least one live (not zombie) member: one scan of `/proc`.
+    /// A zombie whose parent has not reaped it yet (another parent than svd) does not count.
+    public static func groupsWithLiveMembers(_ groups: Set<Int32>) -> Set<Int32> {
+        guard !groups.isEmpty, let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var live: Set<Int32> = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let pid = Int32(name), let stat = Files.readSmall("/proc/\(pid)/stat", limit: 1024),
+                let close = stat.lastIndex(of: UInt8(ascii: ")"))
+            else { continue }
+            // After "(comm) ": state, ppid, pgrp.
+            let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "), maxSplits: 3)
+            guard fields.count >= 3, fields[0].first != UInt8(ascii: "Z") else { continue }
+            var pgrp: Int32 = 0
+            for b in fields[2] where b >= 48 && b <= 57 { pgrp = pgrp &* 10 &+ Int32(b - 48) }
+            if groups.contains(pgrp) { live.insert(pgrp) }
+        }
+        return live
+    }
+}
