@@ -221,3 +221,9 @@ int sv_daemonize(void) {
 int sv_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }
+
+#include <sys/mman.h>
+extern char **environ;
+
+int sv_memfd_create(const char *name) { return memfd_create(name, 0); }
+int sv_fexecve(int fd, char *const *argv) { return fexecve(fd, argv, environ); }

@@ -35,6 +35,12 @@ extension AppMachine {
         public var pid: ProcessID
         public var since: Instant
         public var isReady = false
+
+        public init(id: RunID, pid: ProcessID, since: Instant) {
+            self.id = id
+            self.pid = pid
+            self.since = since
+        }
     }
 
     /// A run being stopped: by the user, or its leftovers after the leader exited by itself.

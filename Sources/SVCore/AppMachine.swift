@@ -32,6 +32,22 @@ public struct AppMachine: Sendable {
         self.lastDecision = "restored"
     }
 
+    /// A machine handed over by the previous image of svd (`sv update`): every field as it was.
+    public init(
+        adopting spec: AppSpec, desired: Desired, phase: Phase, restarts: Int, unstableRuns: Int, lastRun: RunID,
+        lastTimer: TimerID, lastDecision: String
+    ) {
+        self.init(spec: spec, lastRun: lastRun, lastTimer: lastTimer)
+        self.desired = desired
+        self.phase = phase
+        self.restarts = restarts
+        self.unstableRuns = unstableRuns
+        self.lastDecision = lastDecision
+    }
+
+    /// The newest timer id handed out: the next image continues after it.
+    public var latestTimer: TimerID { lastTimer }
+
     /// The public status of the current phase.
     public var status: AppStatus { phase.status }
 

@@ -18,8 +18,11 @@ final class Daemon {
     var timer: TimerFD
     let listener: FileDescriptor
     let lock: FileDescriptor
-    let startedAt = SystemClock.now
-    let execGeneration = 1
+    var startedAt = SystemClock.now
+    /// 1 at start, +1 per `sv update` (the handover carries it).
+    var execGeneration = 1
+    /// Set by `sv update` once the new svd accepted: exec at the end of this iteration.
+    var pendingExec: PendingExec?
     /// The NOFILE soft limit and umask svd found at start: restored in every app (design.md §1).
     let appNofileSoft: UInt64?
     let appUmask: mode_t
@@ -50,7 +53,8 @@ final class Daemon {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
     init(
-        home: StateDirectory, log: Logger, lock: FileDescriptor, store: Store, appNofileSoft: UInt64?, appUmask: mode_t
+        home: StateDirectory, log: Logger, lock: FileDescriptor, store: Store, appNofileSoft: UInt64?, appUmask: mode_t,
+        inheritedListener: FileDescriptor? = nil
     ) throws(SyscallError) {
         self.home = home
         self.store = store
@@ -61,10 +65,14 @@ final class Daemon {
         epoll = try Epoll()
         signals = try SignalFD(Daemon.handledSignals)
         timer = try TimerFD()
-        // Only the lock holder may remove a stale socket (design.md §1).
-        unlink(home.socket)
-        listener = try UnixSocket.listen(path: home.socket)
-        _ = try syscall("chmod \(home.socket)") { chmod(home.socket, 0o600) }
+        if let inheritedListener {
+            listener = inheritedListener  // `sv update`: the same socket, never unbound
+        } else {
+            // Only the lock holder may remove a stale socket (design.md §1).
+            unlink(home.socket)
+            listener = try UnixSocket.listen(path: home.socket)
+            _ = try syscall("chmod \(home.socket)") { chmod(home.socket, 0o600) }
+        }
         try epoll.add(signals.fd, for: .readable, token: Token.signals.rawValue)
         try epoll.add(timer.fd, for: .readable, token: Token.timer.rawValue)
         try epoll.add(listener, for: .readable, token: Token.listener.rawValue)
@@ -106,6 +114,10 @@ final class Daemon {
     private func afterIteration() {
         flushStore()
         settleWaiters()
+        if let exec = pendingExec {
+            pendingExec = nil
+            performExec(exec)
+        }
         if let client = exitAfterReplyTo, (clients[client]?.output.isEmpty ?? true) { exitCode = 0 }
         armTimer()
         if isShuttingDown && apps.values.allSatisfy({ $0.machine.process == nil && !isDraining($0) }) && waiters.isEmpty {

@@ -17,9 +17,28 @@ public enum SVDaemonMain {
 
     public static func run(arguments: [String], environment: [String: String]) -> Int32 {
         var foreground = false
-        for argument in arguments.dropFirst() {
+        var reexec: Int32?
+        var check: [String: Int] = [:]
+        var isCheck = false
+        var rest = Array(arguments.dropFirst())
+        while !rest.isEmpty {
+            let argument = rest.removeFirst()
+            func number() -> Int? { rest.isEmpty ? nil : Int(rest.removeFirst()) }
             switch argument {
             case "--foreground": foreground = true
+            case "--reexec":
+                guard let fd = number() else {
+                    writeError("svd: --reexec needs a descriptor\n")
+                    return 64
+                }
+                reexec = Int32(fd)
+            case "--check-upgrade": isCheck = true
+            case "--protocol", "--schema", "--handover":
+                guard let value = number() else {
+                    writeError("svd: \(argument) needs a number\n")
+                    return 64
+                }
+                check[argument] = value
             case "--version":
                 print("svd \(svVersion)")
                 return 0
@@ -37,6 +56,8 @@ public enum SVDaemonMain {
                 return 64
             }
         }
+        if isCheck { return checkUpgrade(check) }
+        if let reexec { return runAdopted(handover: reexec, environment: environment) }
 
         // Descriptors inherited from whoever started svd (a test runner, a shell) are not ours:
         // held open, they would keep the caller's pipes alive and leak into apps.
@@ -143,6 +164,79 @@ public enum SVDaemonMain {
                 close(null)
             }
         }
+        let code = daemon.run()
+        log.info("svd exiting")
+        return code
+    }
+
+    /// `svd --check-upgrade`: run by the svd being replaced. Accepts when this image speaks the
+    /// same protocol, knows the schema (it migrates forward, never back) and reads the handover.
+    static func checkUpgrade(_ values: [String: Int]) -> Int32 {
+        let theirs = (values["--protocol"] ?? 0, values["--schema"] ?? 0, values["--handover"] ?? 0)
+        if theirs.0 != protocolVersion {
+            print("svd \(svVersion) speaks protocol \(protocolVersion), not \(theirs.0)")
+            return 1
+        }
+        if theirs.1 > Store.migrations.count {
+            print("svd \(svVersion) knows schema \(Store.migrations.count), older than \(theirs.1)")
+            return 1
+        }
+        if theirs.2 != Daemon.handoverVersion {
+            print("svd \(svVersion) reads handover \(Daemon.handoverVersion), not \(theirs.2)")
+            return 1
+        }
+        print("svd \(svVersion) accepts protocol \(theirs.0), schema \(theirs.1), handover \(theirs.2)")
+        return 0
+    }
+
+    /// The new image after `sv update`'s fexecve: same pid, same lock and socket, the apps
+    /// adopted from the handover in `fd` (a memfd). Descriptors are kept: they are the apps'.
+    static func runAdopted(handover fd: Int32, environment: [String: String]) -> Int32 {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        close(fd)
+        guard let state = try? JSON.parse(bytes), let listenerFD = state["listener"]?.intValue,
+            let lockFD = state["lock"]?.intValue
+        else {
+            writeError("svd: the handover of the previous svd cannot be read\n")
+            return 1
+        }
+        sv_reset_signal_dispositions()
+        signal(SIGPIPE, SIG_IGN)
+        guard let root = environment["SV_HOME"] ?? environment["HOME"].map({ $0 + "/.sv" }) else { return 1 }
+        let home = StateDirectory(root: root)
+        let listener = FileDescriptor(rawValue: Int32(listenerFD))
+        let lock = FileDescriptor(rawValue: Int32(lockFD))
+        _ = sv_set_cloexec(listener.rawValue, 1)
+        _ = sv_set_cloexec(lock.rawValue, 1)
+        guard let logFD = try? Files.openAppend(home.daemonLog).rawValue else { return 1 }
+        LoggingSystem.bootstrap { _ in DaemonLogHandler(fd: logFD) }
+        let log = Logger(label: "svd")
+        let store: Store
+        switch StoreOpening.open(home, log: log) {
+        case .success(let opened): store = opened.store
+        case .failure(let failure):
+            log.critical("after update: \(failure.message)")
+            return 1
+        }
+        let nofile = state["appNofile"]?.intValue ?? 0
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(
+                home: home, log: log, lock: lock, store: store, appNofileSoft: nofile > 0 ? UInt64(nofile) : nil,
+                appUmask: mode_t(state["appUmask"]?.intValue ?? 0o022), inheritedListener: listener)
+            try daemon.adopt(state)
+        } catch {
+            log.critical("after update: cannot take over: \(error)")
+            return 1
+        }
+        daemon.flushStore()
         let code = daemon.run()
         log.info("svd exiting")
         return code

@@ -133,7 +133,9 @@ extension Daemon {
     }
 
     /// Opens an app's pipes and log files and registers it in the loop, under a known id.
-    func createApp(spec: AppSpec, restoring id: AppID, outPath: String, errPath: String) throws(ReplyError) -> App {
+    func createApp(
+        spec: AppSpec, restoring id: AppID, outPath: String, errPath: String, inherited: (Pipe, Pipe, Pipe)? = nil
+    ) throws(ReplyError) -> App {
         func open(_ path: String) throws(ReplyError) -> FileDescriptor {
             do { return try Files.openAppend(path) } catch {
                 throw ReplyError(.failed, "cannot open log file \(path): \(error.errno.message)")
@@ -147,9 +149,13 @@ extension Daemon {
         }
         var made: [Pipe] = []
         do {
-            made.append(try Pipe.make(nonblockingRead: false))
-            made.append(try Pipe.make(nonblockingRead: true))
-            made.append(try Pipe.make(nonblockingRead: true))
+            if let inherited {
+                made = [inherited.0, inherited.1, inherited.2]
+            } else {
+                made.append(try Pipe.make(nonblockingRead: false))
+                made.append(try Pipe.make(nonblockingRead: true))
+                made.append(try Pipe.make(nonblockingRead: true))
+            }
         } catch {
             for pipe in made { pipe.close() }
             outFile.closeQuietly()

@@ -34,9 +34,8 @@ extension Daemon {
                     version: svVersion, pid: getpid(), uptimeMs: (SystemClock.now - startedAt).milliseconds,
                     execGeneration: execGeneration, wakeups: wakeups, apps: apps.count)
                 return .success(try JSONCoder.encode(info))
-            case .update:
-                // TODO(issue 3): in-place re-exec with --reexec; the request itself is frozen.
-                throw ReplyError(.notSupported, "in-place update is not built yet; run `sv kill`, then any command")
+            case .update(let path):
+                return .success(try beginUpdate(svdPath: path))
             case .start(let arguments):
                 return .success(try start(arguments))
             case .startExisting(let targets):

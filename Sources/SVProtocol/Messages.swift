@@ -4,8 +4,13 @@ import SVCore
 /// keep their shape in every version, so a new `sv` can always upgrade an old `svd` (design.md §6).
 public let protocolVersion = 1
 
-/// The version of sv and svd.
+/// The version of sv and svd. Scripts/test also builds an svd with SV_ALT_VERSION, to test
+/// `sv update` from one version to another.
+#if SV_ALT_VERSION
+public let svVersion = "0.1.0-alt"
+#else
 public let svVersion = "0.1.0"
+#endif
 
 /// Frames are capped: a longer line is an error and the connection is closed.
 public let maxFrameBytes = 1 << 20

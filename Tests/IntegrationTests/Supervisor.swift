@@ -51,13 +51,13 @@ final class Supervisor: Sendable {
     @discardableResult
     func sv(_ arguments: String..., cwd: String? = nil) throws -> CommandResult { try run(arguments, cwd: cwd) }
 
-    func run(_ arguments: [String], cwd: String? = nil) throws -> CommandResult {
-        try launch(arguments, cwd: cwd).wait()
+    func run(_ arguments: [String], cwd: String? = nil, program: String = svPath) throws -> CommandResult {
+        try launch(arguments, cwd: cwd, program: program).wait()
     }
 
     /// Starts `sv` without waiting for it: posix_spawn, output to files (Foundation's Process
     /// loses child exits on Linux, design.md §3).
-    func launch(_ arguments: [String], cwd: String? = nil) throws -> Running {
+    func launch(_ arguments: [String], cwd: String? = nil, program: String = svPath) throws -> Running {
         let stamp = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let outPath = work + "/.out-" + stamp
         let errPath = work + "/.err-" + stamp
@@ -68,15 +68,15 @@ final class Supervisor: Sendable {
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         sv_spawn_file_actions_addchdir(&actions, cwd ?? work)
-        let argv = ([svPath] + arguments).map { strdup($0) } + [nil]
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, svPath, &actions, nil, argv, envp)
-        guard rc == 0 else { throw CLIFailure("posix_spawn sv: \(String(cString: strerror(rc)))") }
+        let rc = posix_spawn(&pid, program, &actions, nil, argv, envp)
+        guard rc == 0 else { throw CLIFailure("posix_spawn \(program): \(String(cString: strerror(rc)))") }
         return Running(pid: pid, outPath: outPath, errPath: errPath)
     }
 

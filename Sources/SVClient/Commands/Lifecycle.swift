@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import SVCore
 import SVProtocol
 
@@ -97,19 +98,38 @@ struct Reload: ParsableCommand {
     }
 }
 
-/// Replace the running daemon in place (not built yet).
+/// Replace the running daemon in place: same pid, apps untouched and still supervised.
 struct Update: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "update", abstract: "Replace the running daemon in place (not built yet).")
+        commandName: "update", abstract: "Replace the running daemon with the svd beside sv, in place.")
 
     func run() throws {
         guard let directory = System.executableDirectory else { throw CLIError("cannot find the svd beside sv") }
+        let svd = directory + "/svd"
+        guard System.isExecutable(svd) else { throw CLIError("no svd beside sv at \(svd) (reinstall with Scripts/install)") }
         // Nothing to update when no svd runs: the next command starts the new one.
         guard let client = try Client.connectIfRunning() else {
-            say("svd is not running; the next command starts the installed one")
+            say("svd is not running; the next command starts \(svd)")
             return
         }
-        _ = try client.send(.update(svdPath: directory + "/svd"))
+        // ping and update are frozen requests: any sv can update any svd.
+        let before = try client.send(.ping)
+        let generation = before["execGeneration"]?.intValue ?? 0
+        let reply = try client.send(.update(svdPath: svd))
+        let deadline = System.monotonicSeconds + 15
+        while System.monotonicSeconds < deadline {
+            if let next = try? Client.connectIfRunning(), let ping = try? next.send(.ping),
+                let now = ping["execGeneration"]?.intValue, now > generation
+            {
+                say(
+                    "svd updated in place: \(reply["from"]?.stringValue ?? "?") → \(ping["version"]?.stringValue ?? "?"), pid \(ping["pid"]?.intValue ?? 0), exec generation \(now)"
+                )
+                return
+            }
+            var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)  // poll interval while svd re-executes
+            nanosleep(&pause, nil)
+        }
+        throw CLIError("svd did not come back from the update within 15 s (see \(Client.home)/svd.log)")
     }
 }
 

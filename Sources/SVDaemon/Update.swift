@@ -1,0 +1,177 @@
+import CShims
+import Glibc
+import SVCore
+import SVLinux
+import SVProtocol
+import SVStore
+import SystemPackage
+
+/// `sv update` (design.md §5): svd re-executes itself in place, same pid, so the apps stay its
+/// children. The new image gets every app's descriptors and state through a memfd, adopts them,
+/// reaps what exited during the exec, and never runs the orphan check on them.
+extension Daemon {
+    /// The version of the state handed to the next image; `--check-upgrade` refuses others.
+    static let handoverVersion = 1
+
+    /// Checks the new svd, answers the client, and leaves the exec for the end of this iteration.
+    func beginUpdate(svdPath: String) throws(ReplyError) -> JSON {
+        for app in apps.values {
+            switch app.machine.phase {
+            case .stopping, .launching:
+                throw ReplyError(.conflict, "\(app.name) (id \(app.id)) is stopping; run `sv update` again in a moment")
+            case .stopped, .running, .waitingRestart, .errored: break
+            }
+        }
+        let fd = open(svdPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ReplyError(.failed, "cannot open \(svdPath): \(Errno(rawValue: errno).message)")
+        }
+        let version: String
+        do {
+            version = try checkUpgrade(path: svdPath)
+        } catch {
+            close(fd)
+            throw error
+        }
+        pendingExec = PendingExec(fd: fd, path: svdPath, version: version)
+        log.info("updating in place: svd \(svVersion) → \(version) (\(svdPath))")
+        return .object(JSONObject([
+            ("from", .string(svVersion)), ("to", .string(version)), ("pid", .int(Int64(getpid()))),
+            ("execGeneration", .int(Int64(execGeneration))),
+        ]))
+    }
+
+    /// Runs `svdPath --check-upgrade`: its version when it accepts this protocol, schema and
+    /// handover; the reason otherwise.
+    private func checkUpgrade(path: String) throws(ReplyError) -> String {
+        guard let out = try? Pipe.make(nonblockingRead: false),
+            let null = try? FileDescriptor.open("/dev/null", .readWrite, options: .closeOnExec)
+        else { throw ReplyError(.failed, "cannot run \(path) --check-upgrade: no descriptors left") }
+        defer { null.closeQuietly() }
+        let arguments = [
+            path, "--check-upgrade", "--protocol", String(protocolVersion), "--schema", String(Store.migrations.count),
+            "--handover", String(Self.handoverVersion),
+        ]
+        let request = SpawnRequest(path: path, argv: arguments, environment: [], cwd: "/", descriptors: [null, out.write, out.write])
+        let spawned = Spawner.spawn(request)
+        out.write.closeQuietly()
+        defer { out.read.closeQuietly() }
+        guard case .success(let pid) = spawned else {
+            if case .failure(let error) = spawned { throw ReplyError(.failed, "cannot run \(path): \(error)") }
+            throw ReplyError(.failed, "cannot run \(path)")
+        }
+        var text: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while text.count < 65536 {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(out.read.rawValue, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            text += chunk[0..<n]
+        }
+        var status: Int32 = 0
+        while waitpid(pid.rawValue, &status, 0) < 0 && errno == EINTR {}
+        let answer = String(decoding: text, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        guard status == 0 else {
+            throw ReplyError(.failed, "\(path) refuses to take over: \(answer.isEmpty ? "exit status \(status)" : answer)")
+        }
+        // "svd 0.2.0 accepts protocol 1, schema 1, handover 1"
+        let words = answer.split(separator: " ")
+        return words.count > 1 ? String(words[1]) : "?"
+    }
+
+    /// Hands everything to the new image: state to a memfd, the descriptors it needs kept open,
+    /// then fexecve. On failure svd goes on as it was.
+    func performExec(_ exec: PendingExec) {
+        flushStore()
+        for id in Array(clients.keys) { drop(id) }
+        var kept: [FileDescriptor] = [listener, lock]
+        var appStates: [JSON] = []
+        for app in apps.values.sorted(by: { $0.id < $1.id }) {
+            let machine = app.machine
+            var object = JSONObject()
+            object["id"] = .int(Int64(app.id.rawValue))
+            object["desired"] = .string(machine.desired.rawValue)
+            object["restarts"] = .int(Int64(machine.restarts))
+            object["unstableRuns"] = .int(Int64(machine.unstableRuns))
+            object["lastRun"] = .int(Int64(machine.lastRun.rawValue))
+            object["lastTimer"] = .int(Int64(machine.latestTimer.rawValue))
+            object["lastDecision"] = .string(machine.lastDecision)
+            object["messages"] = .int(Int64(app.messages))
+            let pipes = [app.stdin.read, app.stdin.write, app.stdout.pipe.read, app.stdout.pipe.write,
+                         app.stderr.pipe.read, app.stderr.pipe.write]
+            object["pipes"] = .array(pipes.map { .int(Int64($0.rawValue)) })
+            kept += pipes
+            if let channel = app.ipc {
+                object["ipc"] = .int(Int64(channel.socket.rawValue))
+                object["ipcRun"] = .int(Int64(channel.run.rawValue))
+                kept.append(channel.socket)
+            }
+            switch machine.phase {
+            case .running(let run):
+                object["phase"] = .string("running")
+                object["pid"] = .int(Int64(run.pid.rawValue))
+                object["run"] = .int(Int64(run.id.rawValue))
+                object["sinceNs"] = .int(run.since.nanoseconds)
+                object["ready"] = .bool(run.isReady)
+                object["startedAtMs"] = .int(app.startedAt?.milliseconds ?? 0)
+            case .waitingRestart(let timer, let at):
+                object["phase"] = .string("waitingRestart")
+                object["timer"] = .int(Int64(timer.rawValue))
+                object["atNs"] = .int(at.nanoseconds)
+            case .errored: object["phase"] = .string("errored")
+            case .stopped: object["phase"] = .string("stopped")
+            case .stopping, .launching:
+                preconditionFailure("exec while \(app.name) is \(machine.phase): beginUpdate refuses that")
+            }
+            appStates.append(.object(object))
+        }
+        let state = JSON.object(JSONObject([
+            ("handover", .int(Int64(Self.handoverVersion))), ("execGeneration", .int(Int64(execGeneration))),
+            ("listener", .int(Int64(listener.rawValue))), ("lock", .int(Int64(lock.rawValue))),
+            ("startedAtNs", .int(startedAt.nanoseconds)), ("wakeups", .int(Int64(wakeups))),
+            ("appUmask", .int(Int64(appUmask))), ("appNofile", .int(Int64(appNofileSoft ?? 0))),
+            ("apps", .array(appStates)),
+        ]))
+        let memfd = sv_memfd_create("svd-handover")
+        guard memfd >= 0 else {
+            log.error("update failed: memfd_create: \(Errno(rawValue: errno).message); svd goes on")
+            close(exec.fd)
+            return
+        }
+        let bytes = state.serializedBytes
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(memfd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            offset += n
+        }
+        lseek(memfd, 0, SEEK_SET)
+        // Only these survive the exec (design.md §5); everything else is close-on-exec.
+        for fd in kept { _ = sv_set_cloexec(fd.rawValue, 0) }
+        _ = sv_set_cloexec(memfd, 0)
+        log.info("exec \(exec.path) (handover of \(apps.count) apps)")
+        let argv = [exec.path, "--reexec", String(memfd)]
+        let result: Int32 = withCStringArray(argv) { argv in sv_fexecve(exec.fd, argv) }
+        // Still here: the exec failed. Put things back and go on.
+        let reason = Errno(rawValue: errno).message
+        for fd in kept { _ = sv_set_cloexec(fd.rawValue, 1) }
+        close(memfd)
+        close(exec.fd)
+        log.error("update failed: fexecve \(exec.path): \(reason) (\(result)); svd \(svVersion) goes on")
+    }
+}
+
+/// An exec waiting for the end of the loop iteration (the reply goes out first).
+struct PendingExec {
+    let fd: Int32
+    let path: String
+    let version: String
+}
+
+/// Calls `body` with a NULL-terminated C array of `strings`.
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }  // non-empty: it holds the nil
+}

@@ -1,0 +1,65 @@
+import Foundation
+import SVCore
+import SVProtocol
+import Testing
+
+/// `sv update` (design.md §5): same pid, apps untouched and still supervised, generation + 1.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct UpdateTests {
+    @Test func updateToAnotherVersionKeepsEverything() throws {
+        guard let alt = ProcessInfo.processInfo.environment["SV_ALT_SVD"], FileManager.default.isExecutableFile(atPath: alt)
+        else {
+            Issue.record("SV_ALT_SVD is not set: run the tests with Scripts/test, which builds that svd")
+            return
+        }
+        try withSupervisor { (sv: Supervisor) throws in
+            let app = try sv.file("ticker.js", "let n = 0; setInterval(() => console.log('tick ' + n++), 20);")
+            try sv.ok("start", app)
+            try sv.ok("start", testchild, "--name", "crash", "--", "exit", "1")
+            let before = try JSONCoder.decode(PingInfo.self, from: try sv.ok("ping", "--json"))
+            let ticker = try sv.app("ticker")?.pid
+            // A newer sv and its svd, side by side in another directory.
+            let newer = sv.work + "/newer"
+            try FileManager.default.createDirectory(atPath: newer, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: svPath, toPath: newer + "/sv")
+            try FileManager.default.copyItem(atPath: alt, toPath: newer + "/svd")
+            let result = try sv.run(["update"], program: newer + "/sv")
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("0.1.0 → 0.1.0-alt"))
+
+            let after = try JSONCoder.decode(PingInfo.self, from: try sv.ok("ping", "--json"))
+            #expect(after.version == "0.1.0-alt")
+            #expect(after.execGeneration == before.execGeneration + 1)
+            #expect(after.pid == before.pid)
+            #expect(try sv.app("ticker")?.pid == ticker)
+            #expect(try sv.app("ticker")?.status == .online)
+            // Output is still captured.
+            let log = sv.home + "/logs/ticker-out.log"
+            let size = { (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0 }
+            let now = size()
+            #expect(eventually { size() > now })
+            // Exits are still seen: the app killed after the update is restarted, the crash loop goes on.
+            if let ticker { kill(ticker.rawValue, SIGKILL) }
+            #expect(try eventually { let info = try sv.app("ticker"); return info?.pid != nil && info?.pid != ticker })
+            let restarts = try sv.app("crash")?.restarts ?? 0
+            #expect(try eventually { (try sv.app("crash")?.restarts ?? 0) > restarts })
+        }
+    }
+
+    @Test func updateWithoutADaemonStartsNothing() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            #expect(try sv.ok("update").contains("not running"))
+            #expect(sv.daemonPids().isEmpty)
+        }
+    }
+
+    @Test func checkUpgradeRefusesAnotherProtocol() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let result = try sv.run(["--check-upgrade", "--protocol", "99", "--schema", "1", "--handover", "1"], program: svdPath)
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("protocol"))
+            let ok = try sv.run(["--check-upgrade", "--protocol", "1", "--schema", "1", "--handover", "1"], program: svdPath)
+            #expect(ok.status == 0)
+        }
+    }
+}
