@@ -87,7 +87,16 @@ extension Daemon {
             send(Reply(id: id, outcome: .failure(ReplyError(.badRequest, error.description))), to: client, thenClose: true)
             return
         }
-        if let outcome = handle(frame.request, client: client, requestID: frame.id) {
+        let hadProblem = storeProblem != nil
+        if var outcome = handle(frame.request, client: client, requestID: frame.id) {
+            // Written through: a change that cannot be committed is not reported as done.
+            flushStore()
+            if !hadProblem, let problem = storeProblem, case .success = outcome {
+                outcome = .failure(
+                    ReplyError(
+                        .failed,
+                        "done, but not saved in \(store.path): \(problem); it is lost if svd restarts (free some disk space)"))
+            }
             send(Reply(id: frame.id, outcome: outcome), to: client)
         }
     }

@@ -111,19 +111,30 @@ extension Daemon {
     /// pipes and files. With `instanceSuffix` (another app has this name), the log files are
     /// `<name>-<id>-out.log`: one writer per file (design.md §7).
     func createApp(spec: AppSpec, instanceSuffix: Bool = false) throws(ReplyError) -> App {
-        let rowID: Int64
+        // The row and its log paths (which need the id) in one transaction: never a half row.
+        var rowID: Int64 = 0
+        var paths = ("", "")
+        let specJSON = (try? JSONCoder.encode(spec).serialized) ?? "{}"
         do {
-            rowID = try store.insertApp(name: spec.name, spec: "{}", desired: Desired.stopped.rawValue, outLog: "", errLog: "")
+            try store.transaction { () throws(StoreError) in
+                rowID = try store.insertApp(
+                    name: spec.name, spec: specJSON, desired: Desired.stopped.rawValue, outLog: "", errLog: "")
+                let base = instanceSuffix ? "\(spec.name)-\(rowID)" : spec.name
+                paths = (
+                    spec.outFile ?? home.logPath(name: base, stream: "out"), spec.errorFile ?? home.logPath(name: base, stream: "err")
+                )
+                try store.updateApp(
+                    AppRow(
+                        id: rowID, name: spec.name, spec: specJSON, desired: Desired.stopped.rawValue, restarts: 0,
+                        unstableRuns: 0, outLog: paths.0, errLog: paths.1))
+            }
         } catch {
             storeProblem = error.message
             throw ReplyError(.failed, "cannot save the new app in \(store.path): \(error.message)")
         }
         let id = AppID(Int(rowID))
-        let base = instanceSuffix ? "\(spec.name)-\(id)" : spec.name
         do {
-            let app = try createApp(
-                spec: spec, restoring: id, outPath: spec.outFile ?? home.logPath(name: base, stream: "out"),
-                errPath: spec.errorFile ?? home.logPath(name: base, stream: "err"))
+            let app = try createApp(spec: spec, restoring: id, outPath: paths.0, errPath: paths.1)
             pendingWrites.append(.app(id))
             return app
         } catch {

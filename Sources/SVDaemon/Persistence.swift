@@ -52,11 +52,17 @@ extension Daemon {
                 storeProblem = nil
             }
         } catch {
-            // Supervision goes on from memory; state-changing commands say why they fail.
+            // Supervision goes on from memory; state-changing commands say why they fail. The
+            // batch is kept for the next try (runs matter to the orphan check), bounded.
             if storeProblem == nil { log.error("cannot write \(store.path): \(error.message); apps stay supervised") }
             storeProblem = error.message
+            pendingWrites = writes + pendingWrites
+            if pendingWrites.count > Self.pendingLimit { pendingWrites.removeFirst(pendingWrites.count - Self.pendingLimit) }
         }
     }
+
+    /// Writes kept while sv.db cannot be written: beyond this the oldest are dropped.
+    static let pendingLimit = 10_000
 
     func row(of app: App) -> AppRow {
         let spec = (try? JSONCoder.encode(app.machine.spec).serialized) ?? "{}"
@@ -78,7 +84,7 @@ extension Daemon {
     /// the ones desired online are started again, after any orphan of a killed svd is stopped.
     func restore() throws(StoreError) {
         let rows = try store.apps()
-        var orphans: [(App, ProcessID)] = []
+        var orphans: [(App, ProcessID, startTicks: Int64)] = []
         for row in rows {
             guard let spec = try? JSONCoder.decode(AppSpec.self, from: row.spec) else {
                 log.error("app \(row.id) (\(row.name)) in \(store.path) has a spec this svd cannot read: left out")
@@ -98,8 +104,10 @@ extension Daemon {
                 restoring: spec, desired: desired, restarts: Int(row.restarts), unstableRuns: Int(row.unstableRuns),
                 lastRun: RunID(Int(history.last?.run ?? 0)))
             app.runs = history.map(Self.record(from:))
-            if desired == .online, let last = history.last, last.endedAtMs == nil, let pid = orphan(of: last) {
-                orphans.append((app, pid))
+            // Any app with an open run may have left a process (one being stopped when svd died,
+            // too): stopped either way; only the ones desired online start again.
+            if let last = history.last, last.endedAtMs == nil, let pid = orphan(of: last) {
+                orphans.append((app, pid, last.startTicks))
             }
         }
         stopOrphans(orphans)
@@ -124,20 +132,30 @@ extension Daemon {
         guard run.bootID == bootID, run.pid > 0 else { return nil }
         let pid = ProcessID(Int32(truncatingIfNeeded: run.pid))
         guard let usage = ProcFS.usage(of: pid), Int64(usage.startTicks) == run.startTicks,
-            usage.sessionID == pid.rawValue, let exe = ProcFS.executable(of: pid), exe == run.exe
+            usage.sessionID == pid.rawValue, let exe = ProcFS.executable(of: pid), Self.sameExecutable(exe, run.exe)
         else { return nil }
         return pid
     }
 
+    /// A binary replaced by an upgrade reads "PATH (deleted)" in /proc: still the same program.
+    static func sameExecutable(_ now: String, _ recorded: String?) -> Bool {
+        guard let recorded else { return false }
+        let suffix = " (deleted)"
+        let trimmed = now.hasSuffix(suffix) ? String(now.dropLast(suffix.count)) : now
+        return trimmed == recorded
+    }
+
     /// Stops the orphans of a killed svd, all at once: the kill signal to each group (through a
     /// pidfd that pins the leader), then SIGKILL after the kill timeout. Never two instances.
-    func stopOrphans(_ orphans: [(App, ProcessID)]) {
+    func stopOrphans(_ orphans: [(App, ProcessID, startTicks: Int64)]) {
         guard !orphans.isEmpty else { return }
         var handles: [(App, ProcessID, PidFD)] = []
-        for (app, pid) in orphans {
+        for (app, pid, startTicks) in orphans {
             guard let handle = PidFD(pid) else { continue }
-            // Checked again with the pidfd held: the pid cannot change hands from here on.
-            guard let usage = ProcFS.usage(of: pid), usage.sessionID == pid.rawValue else { continue }
+            // Checked again with the pidfd held: from here on the pid cannot change hands, so the
+            // process the pidfd pins is the one recorded.
+            guard let usage = ProcFS.usage(of: pid), usage.sessionID == pid.rawValue, Int64(usage.startTicks) == startTicks
+            else { continue }
             log.info("\(app.name) (id \(app.id)): pid \(pid) survived the previous svd: stopping its group")
             // While the leader lives, its pid (and so its group id) cannot be reused.
             Reaper.signalGroup(pid, app.machine.spec.policy.killSignal)

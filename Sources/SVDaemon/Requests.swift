@@ -18,7 +18,8 @@ extension Daemon {
             if changesState && isShuttingDown {
                 throw ReplyError(.failed, "svd is shutting down; run the command again once it has exited")
             }
-            if changesState, let problem = storeProblemAfterProbe() {
+            // `kill` must work whatever the disk: it stops apps, it creates nothing.
+            if changesState, request.command != "kill", let problem = storeProblemAfterProbe() {
                 throw ReplyError(
                     .failed,
                     "cannot save state in \(store.path): \(problem); apps stay supervised, but nothing changes until it is writable (free some disk space)")

@@ -27,12 +27,16 @@ enum StoreOpening {
             return corrupt(error, home: home, log: log)
         }
         let start = SystemClock.now
+        var damage: StoreError?
         do {
-            if let problem = try store.quickCheck() {
-                return corrupt(StoreError(code: SQLITE_CORRUPT_CODE, message: problem), home: home, log: log)
-            }
+            if let problem = try store.quickCheck() { damage = StoreError(code: SQLITE_CORRUPT_CODE, message: problem) }
         } catch {
-            return corrupt(error, home: home, log: log)
+            damage = error
+        }
+        if let damage {
+            // Closed first: closing later would checkpoint into, and delete, the moved files' names.
+            store.close()
+            return corrupt(damage, home: home, log: log)
         }
         log.info("\(path): quick_check ok in \((SystemClock.now - start).milliseconds) ms")
         return .success(Opened(store: store, movedAside: nil))

@@ -67,6 +67,7 @@ public enum Files {
         Glibc.close(fd)
         _ = try syscall("rename \(temporary)") { rename(temporary, path) }
         let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path.utf8.distance(from: path.utf8.startIndex, to: $0) } ?? 0
+        // A prefix of valid UTF-8 cut at a '/' byte is valid UTF-8: the String init cannot fail.
         let directory = slash > 0 ? String(path.utf8.prefix(slash))! : "."
         let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirfd >= 0 {

@@ -45,7 +45,16 @@ public final class Database {
         sqlite3_extended_result_codes(db, 1)
     }
 
-    deinit { sqlite3_close(handle) }
+    private var isClosed = false
+
+    deinit { close() }
+
+    /// Closes the connection now (its files may be moved right after).
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        sqlite3_close_v2(handle)
+    }
 
     /// Runs SQL without results (several statements allowed).
     public func execute(_ sql: String) throws(StoreError) {
@@ -74,18 +83,18 @@ public final class Database {
         }
     }
 
-    /// `PRAGMA user_version`: the schema version.
-    public var userVersion: Int {
-        get {
-            guard let statement = try? prepare("PRAGMA user_version"), (try? statement.step()) == true else { return 0 }
-            return Int(statement.int(at: 0))
-        }
+    /// `PRAGMA user_version`: the schema version. A failed read is an error, never version 0
+    /// (which would run the first migration again).
+    public func userVersion() throws(StoreError) -> Int {
+        let statement = try prepare("PRAGMA user_version")
+        guard try statement.step() else { throw StoreError(code: SQLITE_ERROR, message: "no user_version") }
+        return Int(statement.int(at: 0))
     }
 
     /// Applies the migrations past `user_version`, each with its version bump in one transaction.
     /// Migrations are append-only: an applied one is never edited (STYLE.md 28).
     public func migrate(_ migrations: [String]) throws(StoreError) {
-        let current = userVersion
+        let current = try userVersion()
         for (index, sql) in migrations.enumerated() where index + 1 > current {
             try transaction { () throws(StoreError) in
                 try execute(sql)

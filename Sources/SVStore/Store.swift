@@ -114,14 +114,18 @@ public final class Store {
             PRAGMA busy_timeout = 2000;
             PRAGMA cache_size = -256;
             """)
-        let version = db.userVersion
+        let version = try db.userVersion()
         if version > Self.migrations.count {
             throw StoreError(
                 code: StoreError.newerSchemaCode,
-                message: "schema version \(version) is newer than this svd knows (\(Self.migrations.count)); run `sv update` to the newer svd")
+                message:
+                    "schema version \(version) is newer than this svd knows (\(Self.migrations.count)): install the newer sv (Scripts/install from its checkout)")
         }
         try db.migrate(Self.migrations)
     }
+
+    /// Closes the connection now: before its files are moved aside.
+    public func close() { db.close() }
 
     /// `PRAGMA quick_check`: nil when the database is sound, else SQLite's first complaint.
     public func quickCheck() throws(StoreError) -> String? {
