@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "SVCoreTests", dependencies: ["SVCore"]),
         .testTarget(name: "SVProtocolTests", dependencies: ["SVProtocol", "SVCore"]),
         .testTarget(name: "SVLinuxTests", dependencies: ["SVLinux", "SVCore", "CShims"]),
-        .testTarget(name: "SVStoreTests", dependencies: ["SVStore"]),
+        .testTarget(name: "SVStoreTests", dependencies: ["SVStore"], exclude: ["Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SVProtocol", "SVCore", "CShims", "SVStore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -58,7 +58,7 @@ extension Daemon {
             default: phase = .stopped
             }
             app.machine = AppMachine(
-                adopting: spec, desired: Desired(rawValue: entry["desired"]?.stringValue ?? "") ?? .stopped, phase: phase,
+                adopting: app.machine.spec, desired: Desired(rawValue: entry["desired"]?.stringValue ?? "") ?? .stopped, phase: phase,
                 restarts: Int(entry["restarts"]?.intValue ?? 0), unstableRuns: Int(entry["unstableRuns"]?.intValue ?? 0),
                 lastRun: RunID(Int(entry["lastRun"]?.intValue ?? 0)), lastTimer: TimerID(Int(entry["lastTimer"]?.intValue ?? 0)),
                 lastDecision: entry["lastDecision"]?.stringValue ?? "adopted")

@@ -34,6 +34,9 @@ final class Daemon {
     /// Why the last write to `sv.db` failed, until one succeeds: state changes are refused meanwhile.
     var storeProblem: String?
     let bootID = ProcFS.bootID()
+    /// Captured environments seen lately: apps started from one shell share one copy (a
+    /// dictionary is copy-on-write), about 5 kB less per app.
+    var environments: [[String: String]] = []
     var appsByPid: [ProcessID: AppID] = [:]
     var clients: [Int: ControlClient] = [:]
     var nextClientID = 1

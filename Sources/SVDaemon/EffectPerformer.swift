@@ -143,6 +143,14 @@ extension Daemon {
         }
     }
 
+    /// `env` itself, or an equal environment svd already holds (sharing its storage).
+    func interned(_ env: [String: String]) -> [String: String] {
+        if let known = environments.first(where: { $0 == env }) { return known }
+        environments.append(env)
+        if environments.count > 8 { environments.removeFirst() }
+        return env
+    }
+
     /// Opens an app's pipes and log files and registers it in the loop, under a known id.
     func createApp(
         spec: AppSpec, restoring id: AppID, outPath: String, errPath: String, inherited: (Pipe, Pipe, Pipe)? = nil
@@ -174,6 +182,8 @@ extension Daemon {
             throw ReplyError(.failed, "cannot create pipes: \(error.description) (raise svd's NOFILE limit?)")
         }
         let pipes = (made[0], made[1], made[2])
+        var spec = spec
+        spec.capturedEnv = interned(spec.capturedEnv)
         let app = App(
             id: id, spec: spec, stdin: pipes.0, stdout: LogStream(pipe: pipes.1, path: outPath, file: outFile),
             stderr: LogStream(pipe: pipes.2, path: errPath, file: errFile))

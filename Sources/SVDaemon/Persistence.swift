@@ -101,7 +101,7 @@ extension Daemon {
                 continue
             }
             app.machine = AppMachine(
-                restoring: spec, desired: desired, restarts: Int(row.restarts), unstableRuns: Int(row.unstableRuns),
+                restoring: app.machine.spec, desired: desired, restarts: Int(row.restarts), unstableRuns: Int(row.unstableRuns),
                 lastRun: RunID(Int(history.last?.run ?? 0)))
             app.runs = history.map(Self.record(from:))
             // Any app with an open run may have left a process (one being stopped when svd died,

@@ -50,7 +50,7 @@ extension Daemon {
                 if let env = arguments.updatedEnv {
                     for app in found {
                         var spec = app.machine.spec
-                        spec.capturedEnv = CapturedEnvironment.filter(env)
+                        spec.capturedEnv = interned(CapturedEnvironment.filter(env))
                         app.machine.update(spec: spec)
                     }
                 }
@@ -171,6 +171,8 @@ extension Daemon {
             }
             if !arguments.force, let stopped = sameName.first {
                 // pm2 starts a stopped app of that name again, with the options given now.
+                var spec = spec
+                spec.capturedEnv = interned(spec.capturedEnv)
                 stopped.machine.update(spec: spec)
                 feed(stopped, .startRequested)
                 started.append(stopped)

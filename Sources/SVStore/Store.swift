@@ -112,7 +112,7 @@ public final class Store {
             PRAGMA synchronous = NORMAL;
             PRAGMA foreign_keys = ON;
             PRAGMA busy_timeout = 2000;
-            PRAGMA cache_size = -256;
+            PRAGMA cache_size = -64;
             """)
         let version = try db.userVersion()
         if version > Self.migrations.count {
