@@ -20,6 +20,25 @@ public struct AppSpec: Hashable, Sendable, Codable {
     /// `--output`, `--error`: user-given log paths; nil means under `$SV_HOME/logs`.
     public var outFile: String?
     public var errorFile: String?
+    /// `--time`: a timestamp before every line of both streams.
+    public var time: Bool?
+    /// `--log-date-format`: the timestamp's dayjs pattern (default ISO 8601).
+    public var logDateFormat: String?
+    /// `--log-max-size`: rotate a log file once it reaches this many bytes (default 10M).
+    public var logMaxSizeBytes: Int64?
+    /// `--log-keep`: rotated files kept (default 5).
+    public var logKeep: Int?
+
+    public static let defaultLogMaxSize = ByteSize(bytes: 10 << 20)
+    public static let defaultLogKeep = 5
+
+    /// The log options with their defaults (stored specs of older versions lack them).
+    public var logMaxSize: ByteSize { ByteSize(bytes: logMaxSizeBytes ?? Self.defaultLogMaxSize.bytes) }
+    public var logKeepCount: Int { logKeep ?? Self.defaultLogKeep }
+    public var timestampFormat: LogDateFormat? {
+        guard time == true || logDateFormat != nil else { return nil }
+        return logDateFormat.map(LogDateFormat.init) ?? .iso8601
+    }
 
     public init(name: String, script: String, cwd: String) {
         self.name = name

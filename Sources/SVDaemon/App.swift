@@ -33,6 +33,16 @@ final class App {
 
     var name: String { machine.spec.name }
 
+    /// New options for the next run, the log settings included.
+    func apply(_ spec: AppSpec) {
+        machine.update(spec: spec)
+        for stream in [stdout, stderr] {
+            stream.maxSize = spec.logMaxSize
+            stream.keep = spec.logKeepCount
+            stream.timestamps = spec.timestampFormat
+        }
+    }
+
     func recordStart(run: RunID, pid: ProcessID, at wall: WallTime) {
         startedAt = wall
         runs.append(RunRecord(run: run.rawValue, pid: pid, startedAtMs: wall.milliseconds))

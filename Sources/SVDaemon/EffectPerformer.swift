@@ -156,9 +156,20 @@ extension Daemon {
         spec: AppSpec, restoring id: AppID, outPath: String, errPath: String, inherited: (Pipe, Pipe, Pipe)? = nil
     ) throws(ReplyError) -> App {
         func open(_ path: String) throws(ReplyError) -> FileDescriptor {
-            do { return try Files.openAppend(path) } catch {
-                throw ReplyError(.failed, "cannot open log file \(path): \(error.errno.message)")
+            // A FIFO or a terminal would block the only thread on open or write (design.md §7).
+            var info = stat()
+            if stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO {
+                throw ReplyError(.badRequest, "\(path) is a FIFO: a log path must be a file (or /dev/null)")
             }
+            let fd: FileDescriptor
+            do { fd = try Files.openAppend(path) } catch {
+                throw ReplyError(.failed, "cannot open log file \(path): \(error.errno.message) (check the directory and its permissions)")
+            }
+            if isatty(fd.rawValue) == 1 {
+                fd.closeQuietly()
+                throw ReplyError(.badRequest, "\(path) is a terminal: a log path must be a file (or /dev/null)")
+            }
+            return fd
         }
         let outFile = try open(outPath)
         let errFile: FileDescriptor
@@ -185,8 +196,13 @@ extension Daemon {
         var spec = spec
         spec.capturedEnv = interned(spec.capturedEnv)
         let app = App(
-            id: id, spec: spec, stdin: pipes.0, stdout: LogStream(pipe: pipes.1, path: outPath, file: outFile),
-            stderr: LogStream(pipe: pipes.2, path: errPath, file: errFile))
+            id: id, spec: spec, stdin: pipes.0,
+            stdout: LogStream(
+                pipe: pipes.1, path: outPath, file: outFile, maxSize: spec.logMaxSize, keep: spec.logKeepCount,
+                timestamps: spec.timestampFormat),
+            stderr: LogStream(
+                pipe: pipes.2, path: errPath, file: errFile, maxSize: spec.logMaxSize, keep: spec.logKeepCount,
+                timestamps: spec.timestampFormat))
         try? epoll.add(app.stdout.pipe.read, for: .readable, token: Token(.stdout, id.rawValue).rawValue)
         try? epoll.add(app.stderr.pipe.read, for: .readable, token: Token(.stderr, id.rawValue).rawValue)
         apps[id] = app

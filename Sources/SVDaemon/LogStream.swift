@@ -1,21 +1,37 @@
+import CShims
+import Glibc
 import SVCore
 import SVLinux
 import SVProtocol
 import SystemPackage
 
 /// One output stream of an app: the pipe svd reads, and the file it appends to (design.md §7).
-/// A failing write never blocks the app: the bytes are dropped and counted.
+/// A failing write never blocks the app: the bytes are dropped and counted. With `--time` every
+/// line gets a timestamp; a file past `--log-max-size` is rotated (`.1` … `.N`).
 final class LogStream {
     let pipe: Pipe
     let path: String
-    let file: FileDescriptor
+    private(set) var file: FileDescriptor
     private(set) var droppedBytes: Int64 = 0
     private(set) var lastError: String?
+    /// Bytes in the current file (fstat at open, then counted).
+    private(set) var size: Int64 = 0
+    /// A regular file (rotated) rather than a device such as /dev/null (never rotated).
+    private(set) var isRegularFile = false
+    var maxSize: ByteSize
+    var keep: Int
+    var timestamps: LogDateFormat?
+    private var prefixer = LinePrefixer()
+    private var stamp = TimestampCache()
 
-    init(pipe: Pipe, path: String, file: FileDescriptor) {
+    init(pipe: Pipe, path: String, file: FileDescriptor, maxSize: ByteSize, keep: Int, timestamps: LogDateFormat?) {
         self.pipe = pipe
         self.path = path
         self.file = file
+        self.maxSize = maxSize
+        self.keep = keep
+        self.timestamps = timestamps
+        measure()
     }
 
     /// Most bytes read from one pipe per loop iteration: a flooding app cannot starve the others
@@ -25,6 +41,7 @@ final class LogStream {
     /// Moves what the pipe holds to the file, through svd's one shared buffer.
     func drain(using buffer: UnsafeMutableRawBufferPointer) {
         var moved = 0
+        var prefixed: [UInt8] = []
         while moved < Self.budgetPerIteration {
             let count: Int
             do {
@@ -35,7 +52,15 @@ final class LogStream {
                 return
             }
             moved += count
-            write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+            if let format = timestamps {
+                prefixed.removeAll(keepingCapacity: true)
+                prefixed.reserveCapacity(count + 64)
+                prefixer.process(chunk, into: &prefixed) { stamp.prefix(format) }
+                prefixed.withUnsafeBytes { write($0) }
+            } else {
+                write(chunk)
+            }
         }
     }
 
@@ -49,18 +74,81 @@ final class LogStream {
                     lastError = "write would block"
                     return
                 }
+                size += Int64(n)
                 rest = UnsafeRawBufferPointer(rebasing: rest[n...])
             } catch {
                 droppedBytes += Int64(rest.count)
-                lastError = error.description
+                lastError = "\(path): \(error.errno.message)"
                 return
             }
         }
+        if isRegularFile && size >= maxSize.bytes { rotate() }
+    }
+
+    /// `path` → `path.1` → … → `path.keep`; the oldest is dropped, a new `path` opened.
+    func rotate() {
+        unlink(path + ".\(keep)")
+        if keep > 1 {
+            for n in stride(from: keep - 1, through: 1, by: -1) { rename(path + ".\(n)", path + ".\(n + 1)") }
+        }
+        if keep > 0 { rename(path, path + ".1") } else { unlink(path) }
+        reopen()
+    }
+
+    /// Opens `path` again (after an external logrotate moved it: `sv reload-logs`).
+    func reopen() {
+        do {
+            let fresh = try Files.openAppend(path)
+            file.closeQuietly()
+            file = fresh
+            measure()
+        } catch {
+            lastError = "reopen \(path): \(error.errno.message)"
+        }
+    }
+
+    /// Empties the file in place (`sv flush`): the app's descriptors stay valid, O_APPEND writes
+    /// land at the new end.
+    func truncate() {
+        if isRegularFile && ftruncate(file.rawValue, 0) != 0 {
+            lastError = "truncate \(path): \(Errno(rawValue: errno).message)"
+        }
+        size = 0
+    }
+
+    private func measure() {
+        var info = stat()
+        guard fstat(file.rawValue, &info) == 0 else { return }
+        isRegularFile = info.st_mode & S_IFMT == S_IFREG
+        size = Int64(info.st_size)
     }
 
     func close() {
         pipe.close()
         file.closeQuietly()
+    }
+}
+
+/// The timestamp text, formatted once per second and reused (design.md §7), unless the pattern
+/// has milliseconds.
+struct TimestampCache {
+    private var second: Int = -1
+    private var text: [UInt8] = []
+
+    mutating func prefix(_ format: LogDateFormat) -> [UInt8] {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        if !format.hasMilliseconds && spec.tv_sec == second { return text }
+        var seconds = spec.tv_sec
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        let time = CalendarTime(
+            year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday), hour: Int(parts.tm_hour),
+            minute: Int(parts.tm_min), second: Int(parts.tm_sec), millisecond: Int(spec.tv_nsec / 1_000_000),
+            utcOffset: Int(parts.tm_gmtoff))
+        second = spec.tv_sec
+        text = Array((format.format(time) + ": ").utf8)
+        return text
     }
 }
 

@@ -11,7 +11,7 @@ extension Daemon {
         do {
             let changesState: Bool
             switch request {
-            case .hello, .ping, .list, .describe, .signal: changesState = false
+            case .hello, .ping, .list, .describe, .signal, .flush, .reloadLogs: changesState = false
             case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .kill, .save, .resurrect:
                 changesState = true
             }
@@ -51,7 +51,7 @@ extension Daemon {
                     for app in found {
                         var spec = app.machine.spec
                         spec.capturedEnv = interned(CapturedEnvironment.filter(env))
-                        app.machine.update(spec: spec)
+                        app.apply(spec)
                     }
                 }
                 return wait(for: found, event: .restartRequested, client: client, requestID: requestID)
@@ -83,6 +83,7 @@ extension Daemon {
                     var json = try JSONCoder.encode(detail)
                     if case .object(var object) = json {
                         object["droppedLogBytes"] = .int(app.stdout.droppedBytes + app.stderr.droppedBytes)
+                        if let error = app.stdout.lastError ?? app.stderr.lastError { object["lastLogError"] = .string(error) }
                         json = .object(object)
                     }
                     details.append(json)
@@ -99,6 +100,23 @@ extension Daemon {
                 }
                 log.info("\(signal.name) sent to \(signalled.map { "\($0.name) (id \($0.id))" }.joined(separator: ", "))")
                 return .success(appInfos(signalled))
+            case .flush(let targets):
+                let found = targets.isEmpty ? Array(apps.values) : try resolve(targets)
+                for app in found {
+                    app.stdout.drain(using: buffer)
+                    app.stderr.drain(using: buffer)
+                    app.stdout.truncate()
+                    app.stderr.truncate()
+                }
+                log.info("flushed the logs of \(found.count) apps")
+                return .success(appInfos(found))
+            case .reloadLogs:
+                for app in apps.values {
+                    app.stdout.reopen()
+                    app.stderr.reopen()
+                }
+                log.info("reopened the log files of \(apps.count) apps")
+                return .success(.object(JSONObject([("reopened", .int(Int64(apps.count * 2)))])))
             case .save:
                 return .success(try save())
             case .resurrect:
@@ -173,7 +191,7 @@ extension Daemon {
                 // pm2 starts a stopped app of that name again, with the options given now.
                 var spec = spec
                 spec.capturedEnv = interned(spec.capturedEnv)
-                stopped.machine.update(spec: spec)
+                stopped.apply(spec)
                 feed(stopped, .startRequested)
                 started.append(stopped)
                 continue

@@ -144,6 +144,10 @@ public enum Request: Sendable {
     case signal(Signal, [Target])
     /// Stop every app for good, then exit.
     case kill
+    /// Empty the logs of the targets (all when none), in place.
+    case flush([Target])
+    /// Reopen every log file (after an external logrotate moved them).
+    case reloadLogs
     /// Record the apps desired online as the saved set.
     case save
     /// Start the saved set, never creating an app twice.
@@ -164,6 +168,8 @@ public enum Request: Sendable {
         case .describe: return "describe"
         case .signal: return "signal"
         case .kill: return "kill"
+        case .flush: return "flush"
+        case .reloadLogs: return "reloadLogs"
         case .save: return "save"
         case .resurrect: return "resurrect"
         }
@@ -172,11 +178,12 @@ public enum Request: Sendable {
     var args: JSON? {
         func targets(_ list: [Target]) -> JSON { .object(JSONObject([("targets", .array(list.map { .string($0.description) }))])) }
         switch self {
-        case .hello, .ping, .list, .kill, .save, .resurrect: return nil
+        case .hello, .ping, .list, .kill, .save, .resurrect, .reloadLogs: return nil
         case .update(let path): return .object(JSONObject([("svdPath", .string(path))]))
         case .start(let arguments): return try? JSONCoder.encode(arguments)
         case .restart(let arguments): return try? JSONCoder.encode(arguments)
-        case .startExisting(let list), .stop(let list), .delete(let list), .reset(let list), .describe(let list):
+        case .startExisting(let list), .stop(let list), .delete(let list), .reset(let list), .describe(let list),
+            .flush(let list):
             return targets(list)
         case .signal(let signal, let list):
             return .object(JSONObject([("signal", .int(Int64(signal.rawValue))), ("targets", targets(list)["targets"]!)]))
@@ -216,6 +223,8 @@ public enum Request: Sendable {
             }
             self = .signal(signal, try targets())
         case "kill": self = .kill
+        case "flush": self = .flush(try targets())
+        case "reloadLogs": self = .reloadLogs
         case "save": self = .save
         case "resurrect": self = .resurrect
         default: throw .unknownCommand(command)

@@ -58,11 +58,14 @@ struct Describe: ParsableCommand {
         let details = try Render.details(reply)
         for (n, detail) in details.enumerated() {
             if n > 0 { say("") }
-            say(Self.render(detail, dropped: reply.arrayValue?[n]["droppedLogBytes"]?.intValue ?? 0), terminator: "")
+            say(
+                Self.render(
+                    detail, dropped: reply.arrayValue?[n]["droppedLogBytes"]?.intValue ?? 0,
+                    lastError: reply.arrayValue?[n]["lastLogError"]?.stringValue), terminator: "")
         }
     }
 
-    static func render(_ detail: AppDetail, dropped: Int64) -> String {
+    static func render(_ detail: AppDetail, dropped: Int64, lastError: String?) -> String {
         let info = detail.info
         let policy = detail.spec.policy
         var rows: [[String]] = [
@@ -75,7 +78,9 @@ struct Describe: ParsableCommand {
         rows += [
             ["script", info.script], ["interpreter", info.interpreter ?? "none"],
             ["args", info.args.joined(separator: " ")], ["cwd", info.cwd], ["out log", info.outLog],
-            ["err log", info.errLog], ["log bytes dropped", String(dropped)],
+            ["err log", info.errLog], ["log bytes dropped", String(dropped)], ["last log error", lastError ?? "-"],
+            ["log timestamps", detail.spec.timestampFormat?.pattern ?? "off"],
+            ["log rotation", "at \(detail.spec.logMaxSize), keep \(detail.spec.logKeepCount)"],
             ["autorestart", policy.autorestart ? "on" : "off"], ["restart delay", "\(policy.restartDelay.milliseconds) ms"],
             ["backoff first step", "\(policy.expBackoffRestartDelay.milliseconds) ms"],
             ["max restarts", String(policy.maxRestarts)], ["min uptime", "\(policy.minUptime.milliseconds) ms"],

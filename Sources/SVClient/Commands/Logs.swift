@@ -43,6 +43,28 @@ struct Logs: ParsableCommand {
     }
 }
 
+/// Empty apps' logs in place.
+struct Flush: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "flush", abstract: "Empty the logs (of the targets, or all).")
+    @Argument(help: "Ids, names, or 'all' (default).") var targets: [String] = []
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.flush(targets.map(Target.init(parsing:))))
+        for info in try Render.apps(reply) { say("flushed \(info.outLog) and \(info.errLog)") }
+    }
+}
+
+/// Reopen every log file: for an external logrotate (`postrotate sv reload-logs`).
+struct ReloadLogs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload-logs", abstract: "Reopen every log file (after an external logrotate).", aliases: ["reloadLogs"])
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.reloadLogs)
+        say("reopened \(reply["reopened"]?.intValue ?? 0) log files")
+    }
+}
+
 /// Reads the end of a file backwards, never the whole file.
 enum LogTail {
     static func lastLines(of path: String, count: Int) throws -> [String] {

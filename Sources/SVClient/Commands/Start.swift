@@ -19,6 +19,10 @@ struct Start: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "stdout log path.") var output: String?
     @Option(name: [.customShort("e"), .customLong("error")], help: "stderr log path.") var error: String?
     @Flag(help: "Start even if an app of that name is online.") var force = false
+    @Flag(help: "Prefix every log line with a timestamp.") var time = false
+    @Option(help: "The timestamp's format (dayjs tokens, e.g. 'YYYY-MM-DD HH:mm:ss Z').") var logDateFormat: String?
+    @Option(help: "Rotate a log file at this size (K, M, G; default 10M).") var logMaxSize: String?
+    @Option(help: "Rotated log files kept (default 5).") var logKeep: Int?
     @OptionGroup var policy: PolicyOptions
     /// What followed `--`: `SV.run` rewrites each into `--app-arg VALUE`, since ArgumentParser
     /// allows no second positional array.
@@ -31,6 +35,10 @@ struct Start: ParsableCommand {
         for pair in env where !pair.contains("=") || pair.hasPrefix("=") {
             throw ValidationError("--env takes KEY=VALUE, got '\(pair)'")
         }
+        if let logMaxSize, (ByteSize(parsing: logMaxSize)?.bytes ?? 0) < 1024 {
+            throw ValidationError("--log-max-size takes a size of at least 1K like 10M or 512K, got '\(logMaxSize)'")
+        }
+        if let logKeep, logKeep < 0 { throw ValidationError("--log-keep must be 0 or more, got \(logKeep)") }
     }
 
     func run() throws {
@@ -56,6 +64,10 @@ struct Start: ParsableCommand {
                     spec.env[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
                 }
                 policy.apply(to: &spec.policy)
+                spec.time = time ? true : nil
+                spec.logDateFormat = logDateFormat
+                spec.logMaxSizeBytes = logMaxSize.flatMap(ByteSize.init(parsing:))?.bytes
+                spec.logKeep = logKeep
                 spec.outFile = output.map { System.absolute($0, base: callerDirectory) }
                 spec.errorFile = error.map { System.absolute($0, base: callerDirectory) }
                 specs.append(spec)
