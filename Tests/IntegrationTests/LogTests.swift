@@ -139,3 +139,102 @@ struct LogTests {
         }
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct LogViewTests {
+    func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    @Test func linesPrintsExactlyTheLastN() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "many", "--", "lines", "500", "print", "end", "forever")
+            #expect(eventually { read(sv.home + "/logs/many-out.log").contains("end") })
+            let text = try sv.ok("logs", "many", "--nostream", "--lines", "5", "--out", "--raw")
+            #expect(text == "line 497\nline 498\nline 499\nline 500\nend\n")
+            let prefixed = try sv.ok("logs", "many", "--nostream", "--lines", "2", "--out")
+            #expect(prefixed.contains("1|many | line 500\n1|many | end\n"))
+            #expect(!prefixed.contains("\u{1B}["))  // never colored when piped
+        }
+    }
+
+    @Test func jsonIsOneObjectPerLine() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "j", "--", "print", "hello \"world\"", "eprint", "oops", "forever")
+            #expect(eventually { read(sv.home + "/logs/j-err.log").contains("oops") })
+            let text = try sv.ok("logs", "j", "--nostream", "--json")
+            let objects = try text.split(separator: "\n").map { try JSON.parse(String($0)) }
+            #expect(objects.count == 2)
+            #expect(objects.contains { $0["stream"] == .string("out") && $0["message"] == .string("hello \"world\"") })
+            #expect(objects.contains { $0["stream"] == .string("err") && $0["message"] == .string("oops") && $0["id"] == .int(1) })
+            #expect(objects.allSatisfy { $0["time"]?.stringValue != nil && $0["app"] == .string("j") })
+        }
+    }
+
+    /// Following sees lines written after it started, across a rotation and a flush, and apps
+    /// started after it (no target given).
+    @Test func followSeesNewLinesRotationsFlushesAndNewApps() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let app = try sv.file("tick.js", "let n = 0; setInterval(() => console.log('tick ' + n++), 5);")
+            try sv.ok("start", app, "--log-max-size", "4K", "--log-keep", "3")
+            let follower = try sv.launch(["logs", "--raw", "--lines", "0"])
+            defer {
+                kill(follower.pid, SIGKILL)
+                _ = follower.wait()
+            }
+            let output = follower.outPath
+            func seen() -> [Int] {
+                read(output).split(separator: "\n").compactMap { $0.hasPrefix("tick ") ? Int($0.dropFirst(5)) : nil }
+            }
+            // Past several rotations (4K is ~400 lines)…
+            #expect(eventually(within: 10) { (seen().last ?? 0) - (seen().first ?? 0) > 1000 })
+            let rotated = (try FileManager.default.contentsOfDirectory(atPath: sv.home + "/logs")).filter { $0.hasPrefix("tick-out.log.") }
+            #expect(!rotated.isEmpty)
+            var numbers = seen()
+            #expect(zip(numbers, numbers.dropFirst()).allSatisfy { $1 == $0 + 1 }, "a line was lost or repeated")
+            // …then a flush…
+            let beforeFlush = numbers.last ?? 0
+            try sv.ok("flush")
+            #expect(eventually { (seen().last ?? 0) > beforeFlush + 50 })
+            // …and an app started after the follower.
+            try sv.ok("start", testchild, "--name", "late", "--", "print", "hello from late", "forever")
+            #expect(eventually { read(output).contains("hello from late") })
+            numbers = seen()
+            #expect(numbers.count > 1000)
+        }
+    }
+
+    @Test func daemonLog() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "d", "--", "forever")
+            let text = try sv.ok("logs", "--daemon", "--nostream", "--raw")
+            #expect(text.contains("svd 0.1.0 started"))
+            #expect(text.contains("d (id 1): started"))
+        }
+    }
+
+    /// `sv logs --lines 10` of a 1 GB file reads only its end (design.md §7).
+    @Test func historyOfAHugeFileReadsOnlyItsEnd() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "big", "--", "forever")
+            let path = sv.home + "/logs/big-out.log"
+            // A sparse gigabyte, then real lines at its end.
+            truncate(path, 1 << 30)
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            handle.seekToEndOfFile()
+            handle.write(Data((1...100).map { "line \($0)\n" }.joined().utf8))
+            try handle.close()
+            let start = Date()
+            let running = try sv.launch(["logs", "big", "--nostream", "--lines", "10", "--out", "--raw"])
+            // Read the zombie's I/O counters before reaping it.
+            var info = siginfo_t()
+            waitid(P_PID, id_t(running.pid), &info, WEXITED | WNOWAIT)
+            let elapsed = Date().timeIntervalSince(start)
+            let io = read("/proc/\(running.pid)/io")
+            let result = running.wait()
+            #expect(result.stdout.split(separator: "\n").count == 10)
+            #expect(result.stdout.hasSuffix("line 100\n"))
+            let rchar = io.split(separator: "\n").first { $0.hasPrefix("rchar:") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+            #expect((rchar ?? Int.max) < 1 << 20, "read \(rchar ?? -1) bytes")
+            #expect(elapsed < 0.5, "took \(elapsed) s")  // the 50 ms bar is measured by Scripts/bench
+        }
+    }
+}
