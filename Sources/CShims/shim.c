@@ -225,5 +225,5 @@ int sv_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const ch
 #include <sys/mman.h>
 extern char **environ;
 
-int sv_memfd_create(const char *name) { return memfd_create(name, 0); }
+int sv_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 int sv_fexecve(int fd, char *const *argv) { return fexecve(fd, argv, environ); }

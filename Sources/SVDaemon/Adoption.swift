@@ -8,6 +8,16 @@ import SystemPackage
 
 /// The new image's side of `sv update`: read the handover, adopt every app as it was.
 extension Daemon {
+    /// An app that cannot be adopted: its process is stopped (nobody would read its pipes) and
+    /// its descriptors closed, so nothing runs unsupervised.
+    private func abandon(_ entry: JSON, fds: [FileDescriptor], why: String) {
+        log.error("handover: cannot adopt \(entry["id"]?.intValue ?? -1): \(why); its process is stopped")
+        if entry["phase"]?.stringValue == "running", let pid = entry["pid"]?.intValue {
+            Reaper.signalGroup(ProcessID(Int32(pid)), .kill)
+        }
+        for fd in fds { fd.closeQuietly() }
+    }
+
     /// Takes over the apps of the previous image. Their processes are svd's children already
     /// (same pid); what exited during the exec is reaped right after, and no orphan check runs.
     func adopt(_ state: JSON) throws(StoreError) {
@@ -17,12 +27,12 @@ extension Daemon {
         wakeups = Int(state["wakeups"]?.intValue ?? 0)
         if let ns = state["startedAtNs"]?.intValue { startedAt = Instant(nanoseconds: ns) }
         for entry in state["apps"]?.arrayValue ?? [] {
+            let fds = entry["pipes"]?.arrayValue?.compactMap { $0.intValue.map { FileDescriptor(rawValue: Int32($0)) } } ?? []
+            let ipcFD = entry["ipc"]?.intValue.map { FileDescriptor(rawValue: Int32($0)) }
             guard let rawID = entry["id"]?.intValue, let row = rows[rawID],
-                let spec = try? JSONCoder.decode(AppSpec.self, from: row.spec),
-                let fds = entry["pipes"]?.arrayValue?.compactMap({ $0.intValue.map { FileDescriptor(rawValue: Int32($0)) } }),
-                fds.count == 6
+                let spec = try? JSONCoder.decode(AppSpec.self, from: row.spec), fds.count == 6
             else {
-                log.error("handover: an app could not be adopted (\(entry.serialized)); it is left out")
+                abandon(entry, fds: fds + (ipcFD.map { [$0] } ?? []), why: "its row or descriptors are missing")
                 continue
             }
             for fd in fds { _ = sv_set_cloexec(fd.rawValue, 1) }
@@ -33,7 +43,7 @@ extension Daemon {
                     spec: spec, restoring: id, outPath: row.outLog, errPath: row.errLog,
                     inherited: (Pipe(read: fds[0], write: fds[1]), Pipe(read: fds[2], write: fds[3]), Pipe(read: fds[4], write: fds[5])))
             } catch {
-                log.error("handover: cannot adopt \(row.name) (id \(rawID)): \(error.message)")
+                abandon(entry, fds: fds + (ipcFD.map { [$0] } ?? []), why: error.message)
                 continue
             }
             let phase: AppMachine.Phase
@@ -63,13 +73,16 @@ extension Daemon {
                 lastRun: RunID(Int(entry["lastRun"]?.intValue ?? 0)), lastTimer: TimerID(Int(entry["lastTimer"]?.intValue ?? 0)),
                 lastDecision: entry["lastDecision"]?.stringValue ?? "adopted")
             app.messages = Int(entry["messages"]?.intValue ?? 0)
-            app.runs = try store.runs(appID: rawID, limit: App.historyLimit).map(Self.record(from:))
+            app.runs = ((try? store.runs(appID: rawID, limit: App.historyLimit)) ?? []).map(Self.record(from:))
             if let ipc = entry["ipc"]?.intValue {
                 let socket = FileDescriptor(rawValue: Int32(ipc))
                 _ = sv_set_cloexec(socket.rawValue, 1)
                 app.ipc = IPCChannel(socket: socket, run: RunID(Int(entry["ipcRun"]?.intValue ?? 0)))
                 try? epoll.add(socket, for: .readable, token: Token(.ipc, id.rawValue).rawValue)
             }
+        }
+        for row in rows.values where apps[AppID(Int(row.id))] == nil && row.desired == Desired.online.rawValue {
+            log.warning("\(row.name) (id \(row.id)) was not in the handover: it comes back at the next svd start")
         }
         log.info("svd \(svVersion) took over \(apps.count) apps in place, exec generation \(execGeneration)")
         // Exits during the exec left zombies and a pending SIGCHLD: reap them now.

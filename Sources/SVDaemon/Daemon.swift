@@ -85,6 +85,8 @@ final class Daemon {
 
     /// Runs until shutdown; returns the exit code.
     func run() -> Int32 {
+        // Timers restored or adopted before the loop: armed before the first wait.
+        armTimer()
         while exitCode == nil {
             do {
                 _ = try epoll.wait(timeoutMs: -1) { event in dispatch(event) }

@@ -201,26 +201,32 @@ public enum SVDaemonMain {
             bytes += chunk[0..<n]
         }
         close(fd)
+        guard let root = environment["SV_HOME"] ?? environment["HOME"].map({ $0 + "/.sv" }) else { return 1 }
+        let home = StateDirectory(root: root)
+        guard let logFD = try? Files.openAppend(home.daemonLog).rawValue else { return 1 }
+        LoggingSystem.bootstrap { _ in DaemonLogHandler(fd: logFD) }
+        let log = Logger(label: "svd")
         guard let state = try? JSON.parse(bytes), let listenerFD = state["listener"]?.intValue,
             let lockFD = state["lock"]?.intValue
         else {
-            writeError("svd: the handover of the previous svd cannot be read\n")
+            log.critical("after update: the handover of the previous svd cannot be read; exiting (the next command starts svd again)")
             return 1
         }
         sv_reset_signal_dispositions()
         signal(SIGPIPE, SIG_IGN)
-        guard let root = environment["SV_HOME"] ?? environment["HOME"].map({ $0 + "/.sv" }) else { return 1 }
-        let home = StateDirectory(root: root)
         let listener = FileDescriptor(rawValue: Int32(listenerFD))
         let lock = FileDescriptor(rawValue: Int32(lockFD))
         _ = sv_set_cloexec(listener.rawValue, 1)
         _ = sv_set_cloexec(lock.rawValue, 1)
-        guard let logFD = try? Files.openAppend(home.daemonLog).rawValue else { return 1 }
-        LoggingSystem.bootstrap { _ in DaemonLogHandler(fd: logFD) }
-        let log = Logger(label: "svd")
         let store: Store
         switch StoreOpening.open(home, log: log) {
-        case .success(let opened): store = opened.store
+        case .success(let opened):
+            if opened.movedAside != nil {
+                // Rows are gone: nothing to adopt from. Exit; the next start recovers from saved.json.
+                log.critical("after update: sv.db was corrupt and moved aside; exiting so the next start recovers")
+                return 1
+            }
+            store = opened.store
         case .failure(let failure):
             log.critical("after update: \(failure.message)")
             return 1

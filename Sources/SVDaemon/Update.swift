@@ -15,12 +15,9 @@ extension Daemon {
 
     /// Checks the new svd, answers the client, and leaves the exec for the end of this iteration.
     func beginUpdate(svdPath: String) throws(ReplyError) -> JSON {
-        for app in apps.values {
-            switch app.machine.phase {
-            case .stopping, .launching:
-                throw ReplyError(.conflict, "\(app.name) (id \(app.id)) is stopping; run `sv update` again in a moment")
-            case .stopped, .running, .waitingRestart, .errored: break
-            }
+        if pendingExec != nil { throw ReplyError(.conflict, "an update is already under way") }
+        if let busy = appBlockingExec() {
+            throw ReplyError(.conflict, "\(busy.name) (id \(busy.id)) is stopping; run `sv update` again in a moment")
         }
         let fd = open(svdPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -28,7 +25,8 @@ extension Daemon {
         }
         let version: String
         do {
-            version = try checkUpgrade(path: svdPath)
+            // The file checked is the file exec'd: through the descriptor, not the path.
+            version = try checkUpgrade(path: "/proc/\(getpid())/fd/\(fd)", shownAs: svdPath)
         } catch {
             close(fd)
             throw error
@@ -41,9 +39,19 @@ extension Daemon {
         ]))
     }
 
-    /// Runs `svdPath --check-upgrade`: its version when it accepts this protocol, schema and
-    /// handover; the reason otherwise.
-    private func checkUpgrade(path: String) throws(ReplyError) -> String {
+    /// An app whose state cannot be handed over (a stop under way), if any.
+    func appBlockingExec() -> App? {
+        apps.values.first { app in
+            switch app.machine.phase {
+            case .stopping, .launching: return true
+            case .stopped, .running, .waitingRestart, .errored: return false
+            }
+        }
+    }
+
+    /// Runs `path --check-upgrade` (at most 5 s): its version when it accepts this protocol,
+    /// schema and handover; the reason otherwise.
+    private func checkUpgrade(path: String, shownAs shown: String) throws(ReplyError) -> String {
         guard let out = try? Pipe.make(nonblockingRead: false),
             let null = try? FileDescriptor.open("/dev/null", .readWrite, options: .closeOnExec)
         else { throw ReplyError(.failed, "cannot run \(path) --check-upgrade: no descriptors left") }
@@ -52,27 +60,39 @@ extension Daemon {
             path, "--check-upgrade", "--protocol", String(protocolVersion), "--schema", String(Store.migrations.count),
             "--handover", String(Self.handoverVersion),
         ]
-        let request = SpawnRequest(path: path, argv: arguments, environment: [], cwd: "/", descriptors: [null, out.write, out.write])
+        let request = SpawnRequest(
+            path: path, argv: [shown] + arguments.dropFirst(), environment: [], cwd: "/", descriptors: [null, out.write, out.write])
         let spawned = Spawner.spawn(request)
         out.write.closeQuietly()
         defer { out.read.closeQuietly() }
         guard case .success(let pid) = spawned else {
-            if case .failure(let error) = spawned { throw ReplyError(.failed, "cannot run \(path): \(error)") }
-            throw ReplyError(.failed, "cannot run \(path)")
+            if case .failure(let error) = spawned { throw ReplyError(.failed, "cannot run \(shown): \(error)") }
+            throw ReplyError(.failed, "cannot run \(shown)")
         }
         var text: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
+        let deadline = SystemClock.now + .seconds(5)
+        var timedOut = false
         while text.count < 65536 {
+            // The loop waits here, briefly: a check that hangs is killed after 5 s.
+            let left = (deadline - SystemClock.now).milliseconds
+            var entry = pollfd(fd: out.read.rawValue, events: Int16(POLLIN), revents: 0)
+            if left <= 0 || poll(&entry, 1, Int32(max(left, 0))) == 0 {
+                timedOut = true
+                break
+            }
             let n = chunk.withUnsafeMutableBytes { Glibc.read(out.read.rawValue, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             text += chunk[0..<n]
         }
+        if timedOut { Reaper.signalGroup(pid, .kill) }
         var status: Int32 = 0
         while waitpid(pid.rawValue, &status, 0) < 0 && errno == EINTR {}
+        if timedOut { throw ReplyError(.failed, "\(shown) --check-upgrade did not answer within 5 s") }
         let answer = String(decoding: text, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
         guard status == 0 else {
-            throw ReplyError(.failed, "\(path) refuses to take over: \(answer.isEmpty ? "exit status \(status)" : answer)")
+            throw ReplyError(.failed, "\(shown) refuses to take over: \(answer.isEmpty ? "exit status \(status)" : answer)")
         }
         // "svd 0.2.0 accepts protocol 1, schema 1, handover 1"
         let words = answer.split(separator: " ")
@@ -82,7 +102,23 @@ extension Daemon {
     /// Hands everything to the new image: state to a memfd, the descriptors it needs kept open,
     /// then fexecve. On failure svd goes on as it was.
     func performExec(_ exec: PendingExec) {
+        // Checked again: this iteration's other events may have started a stop or a shutdown.
+        if let busy = appBlockingExec() {
+            log.warning("update skipped: \(busy.name) (id \(busy.id)) began stopping; run `sv update` again")
+            close(exec.fd)
+            return
+        }
+        if isShuttingDown || exitAfterReplyTo != nil {
+            log.warning("update skipped: svd is shutting down")
+            close(exec.fd)
+            return
+        }
         flushStore()
+        if let problem = storeProblem {
+            log.error("update skipped: sv.db cannot be written (\(problem)); the new svd would adopt stale rows")
+            close(exec.fd)
+            return
+        }
         for id in Array(clients.keys) { drop(id) }
         var kept: [FileDescriptor] = [listener, lock]
         var appStates: [JSON] = []
@@ -132,7 +168,7 @@ extension Daemon {
             ("appUmask", .int(Int64(appUmask))), ("appNofile", .int(Int64(appNofileSoft ?? 0))),
             ("apps", .array(appStates)),
         ]))
-        let memfd = sv_memfd_create("svd-handover")
+        let memfd = sv_memfd_create("svd-handover")  // close-on-exec until cleared below
         guard memfd >= 0 else {
             log.error("update failed: memfd_create: \(Errno(rawValue: errno).message); svd goes on")
             close(exec.fd)
@@ -142,13 +178,26 @@ extension Daemon {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { Glibc.write(memfd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             offset += n
         }
-        lseek(memfd, 0, SEEK_SET)
+        guard offset == bytes.count, lseek(memfd, 0, SEEK_SET) == 0 else {
+            log.error("update skipped: the handover could not be written: \(Errno(rawValue: errno).message)")
+            close(memfd)
+            close(exec.fd)
+            return
+        }
         // Only these survive the exec (design.md §5); everything else is close-on-exec.
-        for fd in kept { _ = sv_set_cloexec(fd.rawValue, 0) }
-        _ = sv_set_cloexec(memfd, 0)
+        var cleared = true
+        for fd in kept + [FileDescriptor(rawValue: memfd)] where sv_set_cloexec(fd.rawValue, 0) != 0 { cleared = false }
+        guard cleared else {
+            for fd in kept { _ = sv_set_cloexec(fd.rawValue, 1) }
+            log.error("update skipped: fcntl: \(Errno(rawValue: errno).message)")
+            close(memfd)
+            close(exec.fd)
+            return
+        }
         log.info("exec \(exec.path) (handover of \(apps.count) apps)")
         let argv = [exec.path, "--reexec", String(memfd)]
         let result: Int32 = withCStringArray(argv) { argv in sv_fexecve(exec.fd, argv) }

@@ -18,6 +18,7 @@ struct UpdateTests {
             try sv.ok("start", testchild, "--name", "crash", "--", "exit", "1")
             let before = try JSONCoder.decode(PingInfo.self, from: try sv.ok("ping", "--json"))
             let ticker = try sv.app("ticker")?.pid
+            let descriptorsBefore = Self.descriptors(of: before.pid)
             // A newer sv and its svd, side by side in another directory.
             let newer = sv.work + "/newer"
             try FileManager.default.createDirectory(atPath: newer, withIntermediateDirectories: true)
@@ -31,6 +32,10 @@ struct UpdateTests {
             #expect(after.version == "0.1.0-alt")
             #expect(after.execGeneration == before.execGeneration + 1)
             #expect(after.pid == before.pid)
+            // Only what svd needs came through, and all of it is close-on-exec again.
+            let descriptorsAfter = Self.descriptors(of: after.pid)
+            #expect(descriptorsAfter.count == descriptorsBefore.count)
+            #expect(descriptorsAfter.allSatisfy { $0.closeOnExec }, "\(descriptorsAfter.filter { !$0.closeOnExec })")
             #expect(try sv.app("ticker")?.pid == ticker)
             #expect(try sv.app("ticker")?.status == .online)
             // Output is still captured.
@@ -43,6 +48,17 @@ struct UpdateTests {
             #expect(try eventually { let info = try sv.app("ticker"); return info?.pid != nil && info?.pid != ticker })
             let restarts = try sv.app("crash")?.restarts ?? 0
             #expect(try eventually { (try sv.app("crash")?.restarts ?? 0) > restarts })
+        }
+    }
+
+    /// svd's descriptors (0-2 excepted) and whether each is close-on-exec (`/proc/PID/fdinfo`).
+    static func descriptors(of pid: Int32) -> [(fd: Int, closeOnExec: Bool)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return names.compactMap(Int.init).filter { $0 > 2 }.sorted().map { fd in
+            let info = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
+            let flags = info.split(separator: "\n").first { $0.hasPrefix("flags:") }
+                .flatMap { Int($0.split(separator: "\t").last ?? "", radix: 8) } ?? 0
+            return (fd, flags & 0o2000000 != 0)
         }
     }
 

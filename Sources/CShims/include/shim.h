@@ -135,7 +135,8 @@ int sv_daemonize(void);
 /// posix_spawn_file_actions_addchdir_np is GNU-only (glibc 2.29+): not in Swift's Glibc module.
 int sv_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
-/// memfd_create(name, 0): the handover of `sv update` (not close-on-exec: the next image reads it).
+/// memfd_create(name, MFD_CLOEXEC): the handover of `sv update` (the caller clears close-on-exec
+/// right before the exec).
 int sv_memfd_create(const char *name);
 /// fexecve with the current environment: returns only on failure.
 int sv_fexecve(int fd, char *const *argv);
