@@ -227,3 +227,5 @@ extern char **environ;
 
 int sv_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 int sv_fexecve(int fd, char *const *argv) { return fexecve(fd, argv, environ); }
+
+int sv_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }

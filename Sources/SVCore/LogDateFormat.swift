@@ -105,22 +105,19 @@ public struct LinePrefixer: Sendable {
     public private(set) var atLineStart = true
     public init() {}
 
-    /// Appends `chunk` to `out` with `prefix` (asked only when a line starts) before each line.
-    public mutating func process(_ chunk: UnsafeRawBufferPointer, into out: inout [UInt8], prefix: () -> [UInt8]) {
+    /// Appends `chunk` to `out` with `prefix` before each line. The bytes of one read arrived at
+    /// one moment, so they share one prefix.
+    public mutating func process(_ chunk: UnsafeRawBufferPointer, into out: inout [UInt8], prefix: [UInt8]) {
         var start = 0
-        while start < chunk.count {
-            if atLineStart { out.append(contentsOf: prefix()) }
+        let count = chunk.count
+        while start < count {
+            if atLineStart { out.append(contentsOf: prefix) }
             var end = start
-            while end < chunk.count && chunk[end] != 0x0A { end += 1 }
-            if end < chunk.count {
-                out.append(contentsOf: chunk[start...end])
-                atLineStart = true
-                start = end + 1
-            } else {
-                out.append(contentsOf: chunk[start..<chunk.count])
-                atLineStart = false
-                start = chunk.count
-            }
+            while end < count && chunk[end] != 0x0A { end += 1 }
+            let stop = end < count ? end + 1 : count
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<stop]))
+            atLineStart = end < count
+            start = stop
         }
     }
 }

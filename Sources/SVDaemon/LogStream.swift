@@ -22,6 +22,9 @@ final class LogStream {
     var keep: Int
     var timestamps: LogDateFormat?
     private var prefixer = LinePrefixer()
+    /// Raised once, when the app first fills its budget: fewer wake-ups for a busy app.
+    private var pipeEnlarged = false
+    static let busyPipeSize: Int32 = 1 << 20
     private var stamp = TimestampCache()
 
     init(pipe: Pipe, path: String, file: FileDescriptor, maxSize: ByteSize, keep: Int, timestamps: LogDateFormat?) {
@@ -56,11 +59,17 @@ final class LogStream {
             if let format = timestamps {
                 prefixed.removeAll(keepingCapacity: true)
                 prefixed.reserveCapacity(count + 64)
-                prefixer.process(chunk, into: &prefixed) { stamp.prefix(format) }
+                prefixer.process(chunk, into: &prefixed, prefix: stamp.prefix(format))
                 prefixed.withUnsafeBytes { write($0) }
             } else {
                 write(chunk)
             }
+        }
+        // The budget ran out: a busy app. A 1 MiB pipe (within the user's pipe budget, else
+        // the kernel refuses and nothing changes) lets it write on while other work runs.
+        if !pipeEnlarged {
+            pipeEnlarged = true
+            _ = sv_set_pipe_size(pipe.read.rawValue, Self.busyPipeSize)
         }
     }
 
@@ -129,16 +138,18 @@ final class LogStream {
     }
 }
 
-/// The timestamp text, formatted once per second and reused (design.md §7), unless the pattern
-/// has milliseconds.
+/// The timestamp text, formatted once per second and reused (design.md §7), or once per
+/// millisecond when the pattern shows them; asked once per read, not per line.
 struct TimestampCache {
-    private var second: Int = -1
+    private var key: Int = -1
     private var text: [UInt8] = []
 
     mutating func prefix(_ format: LogDateFormat) -> [UInt8] {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        if !format.hasMilliseconds && spec.tv_sec == second { return text }
+        let now = format.hasMilliseconds ? spec.tv_sec * 1000 + spec.tv_nsec / 1_000_000 : spec.tv_sec
+        if now == key { return text }
+        key = now
         var seconds = spec.tv_sec
         var parts = tm()
         localtime_r(&seconds, &parts)
@@ -146,7 +157,6 @@ struct TimestampCache {
             year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday), hour: Int(parts.tm_hour),
             minute: Int(parts.tm_min), second: Int(parts.tm_sec), millisecond: Int(spec.tv_nsec / 1_000_000),
             utcOffset: Int(parts.tm_gmtoff))
-        second = spec.tv_sec
         text = Array((format.format(time) + ": ").utf8)
         return text
     }

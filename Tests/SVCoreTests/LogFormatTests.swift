@@ -39,7 +39,7 @@ import Testing
         var prefixer = LinePrefixer()
         var out: [UInt8] = []
         for chunk in chunks {
-            Array(chunk.utf8).withUnsafeBytes { prefixer.process($0, into: &out) { Array("> ".utf8) } }
+            Array(chunk.utf8).withUnsafeBytes { prefixer.process($0, into: &out, prefix: Array("> ".utf8)) }
         }
         return String(decoding: out, as: UTF8.self)
     }

@@ -140,3 +140,7 @@ int sv_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const ch
 int sv_memfd_create(const char *name);
 /// fexecve with the current environment: returns only on failure.
 int sv_fexecve(int fd, char *const *argv);
+
+/// fcntl(F_SETPIPE_SZ): a larger pipe for a flooding app; the new size or -1 (over the user's
+/// pipe budget, EPERM).
+int sv_set_pipe_size(int fd, int size);
