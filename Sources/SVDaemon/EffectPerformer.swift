@@ -143,6 +143,21 @@ extension Daemon {
         }
     }
 
+    /// The app (and stream) already writing the regular file `fd` is open on, if any.
+    func logOwner(of fd: FileDescriptor) -> String? {
+        var wanted = stat()
+        guard fstat(fd.rawValue, &wanted) == 0, wanted.st_mode & S_IFMT == S_IFREG else { return nil }
+        for app in apps.values {
+            for (stream, name) in [(app.stdout, "stdout"), (app.stderr, "stderr")] {
+                var info = stat()
+                if fstat(stream.file.rawValue, &info) == 0 && info.st_dev == wanted.st_dev && info.st_ino == wanted.st_ino {
+                    return "\(app.name) (id \(app.id), \(name))"
+                }
+            }
+        }
+        return nil
+    }
+
     /// `env` itself, or an equal environment svd already holds (sharing its storage).
     func interned(_ env: [String: String]) -> [String: String] {
         if let known = environments.first(where: { $0 == env }) { return known }
@@ -168,6 +183,12 @@ extension Daemon {
             if isatty(fd.rawValue) == 1 {
                 fd.closeQuietly()
                 throw ReplyError(.badRequest, "\(path) is a terminal: a log path must be a file (or /dev/null)")
+            }
+            // One writer per file (device, inode): two apps appending to one file would interleave
+            // and rotate it under each other (design.md §7). Devices such as /dev/null are shared.
+            if let owner = logOwner(of: fd) {
+                fd.closeQuietly()
+                throw ReplyError(.conflict, "\(path) is already the log of \(owner); give this app its own -o/-e path")
             }
             return fd
         }

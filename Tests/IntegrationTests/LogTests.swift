@@ -116,6 +116,21 @@ struct LogTests {
         }
     }
 
+    /// One writer per file: a second app cannot append to another app's log; one app may merge
+    /// its two streams into one file.
+    @Test func oneWriterPerFile() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let shared = sv.work + "/shared.log"
+            try sv.ok("start", testchild, "--name", "first", "-o", shared, "-e", shared, "--", "print", "out", "eprint", "err", "forever")
+            let second = try sv.sv("start", testchild, "--name", "second", "-o", shared, "--", "forever")
+            #expect(second.status == 1)
+            #expect(second.stderr.contains("is already the log of first"))
+            #expect(eventually { read(shared).contains("out\n") && read(shared).contains("err\n") })
+            try sv.ok("start", testchild, "--name", "quiet1", "-o", "/dev/null", "--", "forever")
+            try sv.ok("start", testchild, "--name", "quiet2", "-o", "/dev/null", "--", "forever")
+        }
+    }
+
     @Test func unopenableLogPathIsAClearError() throws {
         try withSupervisor { (sv: Supervisor) throws in
             let result = try sv.sv("start", testchild, "--name", "x", "-e", "/nonexistent/dir/err.log", "--", "forever")
