@@ -219,14 +219,19 @@ public enum SVDaemonMain {
         _ = sv_set_cloexec(listener.rawValue, 1)
         _ = sv_set_cloexec(lock.rawValue, 1)
         let store: Store
+        var recovering = false
         switch StoreOpening.open(home, log: log) {
         case .success(let opened):
-            if opened.movedAside != nil {
-                // Rows are gone: nothing to adopt from. Exit; the next start recovers from saved.json.
-                log.critical("after update: sv.db was corrupt and moved aside; exiting so the next start recovers")
-                return 1
-            }
             store = opened.store
+            if opened.movedAside != nil {
+                // The rows are gone: nothing to adopt from. The handed-over processes are stopped
+                // (never two instances), then the apps come back from saved.json.
+                log.critical("after update: sv.db was corrupt and moved aside; stopping the apps and recovering from saved.json")
+                for entry in state["apps"]?.arrayValue ?? [] where entry["phase"]?.stringValue == "running" {
+                    if let pid = entry["pid"]?.intValue { Reaper.signalGroup(ProcessID(Int32(pid)), .kill) }
+                }
+                recovering = true
+            }
         case .failure(let failure):
             log.critical("after update: \(failure.message)")
             return 1
@@ -237,7 +242,17 @@ public enum SVDaemonMain {
             daemon = try Daemon(
                 home: home, log: log, lock: lock, store: store, appNofileSoft: nofile > 0 ? UInt64(nofile) : nil,
                 appUmask: mode_t(state["appUmask"]?.intValue ?? 0o022), inheritedListener: listener)
-            try daemon.adopt(state)
+            if recovering {
+                for entry in state["apps"]?.arrayValue ?? [] {
+                    for fd in (entry["pipes"]?.arrayValue ?? []) + [entry["ipc"] ?? .null] {
+                        if let raw = fd.intValue { close(Int32(raw)) }
+                    }
+                }
+                daemon.execGeneration = Int(state["execGeneration"]?.intValue ?? 0) + 1
+                daemon.recoverFromSavedSet()
+            } else {
+                try daemon.adopt(state)
+            }
         } catch {
             log.critical("after update: cannot take over: \(error)")
             return 1

@@ -134,7 +134,7 @@ extension Daemon {
         }
         let id = AppID(Int(rowID))
         do {
-            let app = try createApp(spec: spec, restoring: id, outPath: paths.0, errPath: paths.1)
+            let app = try createApp(spec: spec, restoring: id, outPath: paths.0, errPath: paths.1, isNew: true)
             pendingWrites.append(.app(id))
             return app
         } catch {
@@ -168,7 +168,8 @@ extension Daemon {
 
     /// Opens an app's pipes and log files and registers it in the loop, under a known id.
     func createApp(
-        spec: AppSpec, restoring id: AppID, outPath: String, errPath: String, inherited: (Pipe, Pipe, Pipe)? = nil
+        spec: AppSpec, restoring id: AppID, outPath: String, errPath: String, inherited: (Pipe, Pipe, Pipe)? = nil,
+        isNew: Bool = false
     ) throws(ReplyError) -> App {
         func open(_ path: String) throws(ReplyError) -> FileDescriptor {
             // A FIFO or a terminal would block the only thread on open or write (design.md §7).
@@ -186,7 +187,7 @@ extension Daemon {
             }
             // One writer per file (device, inode): two apps appending to one file would interleave
             // and rotate it under each other (design.md §7). Devices such as /dev/null are shared.
-            if let owner = logOwner(of: fd) {
+            if isNew, let owner = logOwner(of: fd) {
                 fd.closeQuietly()
                 throw ReplyError(.conflict, "\(path) is already the log of \(owner); give this app its own -o/-e path")
             }
@@ -224,6 +225,10 @@ extension Daemon {
             stderr: LogStream(
                 pipe: pipes.2, path: errPath, file: errFile, maxSize: spec.logMaxSize, keep: spec.logKeepCount,
                 timestamps: spec.timestampFormat))
+        if outPath == errPath {
+            app.stderr.rotates = false
+            app.stdout.companion = app.stderr
+        }
         try? epoll.add(app.stdout.pipe.read, for: .readable, token: Token(.stdout, id.rawValue).rawValue)
         try? epoll.add(app.stderr.pipe.read, for: .readable, token: Token(.stderr, id.rawValue).rawValue)
         apps[id] = app

@@ -21,6 +21,10 @@ final class LogStream {
     var maxSize: ByteSize
     var keep: Int
     var timestamps: LogDateFormat?
+    /// When both streams of an app share one file, only stdout rotates it, and then reopens
+    /// stderr too (they would rename the file under each other).
+    var rotates = true
+    weak var companion: LogStream?
     private var prefixer = LinePrefixer()
     /// Raised once, when the app first fills its budget: fewer wake-ups for a busy app.
     private var pipeEnlarged = false
@@ -91,28 +95,39 @@ final class LogStream {
                 return
             }
         }
-        if isRegularFile && size >= maxSize.bytes { rotate() }
+        if rotates && isRegularFile && size >= maxSize.bytes { rotate() }
     }
 
-    /// `path` → `path.1` → … → `path.keep`; the oldest is dropped, a new `path` opened.
+    /// `path` → `path.1` → … → `path.keep`; the oldest is dropped, a new `path` opened. When the
+    /// file cannot be moved, it grows on (with the error in `describe`) rather than rotating at
+    /// every write.
     func rotate() {
         unlink(path + ".\(keep)")
         if keep > 1 {
             for n in stride(from: keep - 1, through: 1, by: -1) { rename(path + ".\(n)", path + ".\(n + 1)") }
         }
-        if keep > 0 { rename(path, path + ".1") } else { unlink(path) }
-        reopen()
+        let moved = keep > 0 ? rename(path, path + ".1") : unlink(path)
+        guard moved == 0 else {
+            lastError = "rotate \(path): \(Errno(rawValue: errno).message)"
+            size = 0  // next try after another --log-max-size
+            return
+        }
+        if !reopen() { size = 0 }
+        _ = companion?.reopen()
     }
 
     /// Opens `path` again (after an external logrotate moved it: `sv reload-logs`).
-    func reopen() {
+    @discardableResult
+    func reopen() -> Bool {
         do {
             let fresh = try Files.openAppend(path)
             file.closeQuietly()
             file = fresh
             measure()
+            return true
         } catch {
             lastError = "reopen \(path): \(error.errno.message)"
+            return false
         }
     }
 

@@ -111,12 +111,16 @@ extension Daemon {
                 log.info("flushed the logs of \(found.count) apps")
                 return .success(appInfos(found))
             case .reloadLogs:
+                var reopened = 0
+                var failures: [String] = []
                 for app in apps.values {
-                    app.stdout.reopen()
-                    app.stderr.reopen()
+                    for stream in [app.stdout, app.stderr] {
+                        if stream.reopen() { reopened += 1 } else { failures.append(stream.lastError ?? stream.path) }
+                    }
                 }
-                log.info("reopened the log files of \(apps.count) apps")
-                return .success(.object(JSONObject([("reopened", .int(Int64(apps.count * 2)))])))
+                log.info("reopened \(reopened) log files\(failures.isEmpty ? "" : "; failed: \(failures.joined(separator: ", "))")")
+                if !failures.isEmpty { throw ReplyError(.failed, "reopened \(reopened) log files; failed: \(failures.joined(separator: "; "))") }
+                return .success(.object(JSONObject([("reopened", .int(Int64(reopened)))])))
             case .save:
                 return .success(try save())
             case .resurrect:

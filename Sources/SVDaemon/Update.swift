@@ -86,9 +86,18 @@ extension Daemon {
             if n <= 0 { break }
             text += chunk[0..<n]
         }
-        if timedOut { Reaper.signalGroup(pid, .kill) }
+        // The check must exit by the deadline too (it may close its output and linger).
         var status: Int32 = 0
-        while waitpid(pid.rawValue, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(pid.rawValue, &status, WNOHANG) == 0 {
+            if timedOut || SystemClock.now >= deadline {
+                timedOut = true
+                Reaper.signalGroup(pid, .kill)
+                while waitpid(pid.rawValue, &status, 0) < 0 && errno == EINTR {}
+                break
+            }
+            var none = pollfd(fd: -1, events: 0, revents: 0)
+            _ = poll(&none, 0, 5)  // until the deadline, 5 ms at a time
+        }
         if timedOut { throw ReplyError(.failed, "\(shown) --check-upgrade did not answer within 5 s") }
         let answer = String(decoding: text, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
         guard status == 0 else {

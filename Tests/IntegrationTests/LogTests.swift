@@ -69,6 +69,19 @@ struct LogTests {
         }
     }
 
+    /// One app's two streams in one file: rotated once per size, every line kept.
+    @Test func mergedStreamsRotateTogether() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let merged = sv.work + "/merged.log"
+            try sv.ok("start", testchild, "--name", "m", "-o", merged, "-e", merged, "--log-max-size", "8K", "--log-keep", "50",
+                      "--", "lines", "3000", "eprint", "done", "forever")
+            #expect(eventually(within: 20) { concatenated(merged).contains("done\n") })
+            let lines = concatenated(merged).split(separator: "\n")
+            #expect(lines.filter { $0.hasPrefix("line ") }.count == 3000)
+            #expect(try sv.ok("logs", "m", "--nostream", "--lines", "1", "--raw") == "done\n")  // shown once
+        }
+    }
+
     @Test func rotationDropsTheOldestBeyondKeep() throws {
         try withSupervisor { (sv: Supervisor) throws in
             try sv.ok("start", testchild, "--name", "small", "--log-max-size", "4K", "--log-keep", "2", "--", "lines", "5000", "print", "done", "forever")

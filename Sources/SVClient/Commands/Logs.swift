@@ -37,9 +37,13 @@ struct Logs: ParsableCommand {
         try show(history: files, printer: &printer)
         guard !nostream else { return }
         // Without a target, apps started later are followed too.
+        let everything = target == nil || target == "all"
         let refresh: (() -> [LogFile])? =
-            target == nil
-            ? { (try? Self.files(client: try Client.connectOrStart(), target: nil, out: out, err: err)) ?? [] } : nil
+            everything
+            ? {
+                guard let client = try? Client.connectIfRunning() else { return [] }
+                return (try? Self.files(client: client, target: nil, out: out, err: err)) ?? []
+            } : nil
         try LogFollower(files: files, printer: printer, refresh: refresh).run()
     }
 
@@ -63,7 +67,10 @@ struct Logs: ParsableCommand {
         var files: [LogFile] = []
         for info in infos {
             if !err { files.append(LogFile(path: info.outLog, app: info.name, id: info.id.rawValue, stream: "out")) }
-            if !out { files.append(LogFile(path: info.errLog, app: info.name, id: info.id.rawValue, stream: "err")) }
+            // An app whose two streams share one file shows it once.
+            if !out && (err || info.errLog != info.outLog) {
+                files.append(LogFile(path: info.errLog, app: info.name, id: info.id.rawValue, stream: "err"))
+            }
         }
         return files
     }
