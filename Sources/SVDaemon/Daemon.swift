@@ -52,6 +52,11 @@ final class Daemon {
     var exitAfterReplyTo: Int?
     /// Set by SIGTERM/SIGINT or `kill`: exit once every app has stopped.
     var isShuttingDown = false
+    /// libsystemd when svd runs under systemd (Systemd.swift), and the watchdog's own timer.
+    var systemd: Systemd?
+    var watchdogTimer: TimerFD?
+    var watchdogInterval: Duration?
+    private var lastStatus = ""
     /// The one read buffer every pipe shares (design.md §7).
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
@@ -112,6 +117,7 @@ final class Daemon {
         case .stdout: apps[AppID(token.value)]?.stdout.drain(using: buffer)
         case .stderr: apps[AppID(token.value)]?.stderr.drain(using: buffer)
         case .ipc: handleIPC(app: AppID(token.value), readiness: event.readiness)
+        case .watchdog: pingWatchdog()
         }
     }
 
@@ -123,11 +129,43 @@ final class Daemon {
             pendingExec = nil
             performExec(exec)
         }
+        if systemd != nil { reportStatus() }
         if let client = exitAfterReplyTo, (clients[client]?.output.isEmpty ?? true) { exitCode = 0 }
         armTimer()
         if isShuttingDown && apps.values.allSatisfy({ $0.machine.process == nil && !isDraining($0) }) && waiters.isEmpty {
             exitCode = 0
         }
+    }
+
+    /// Under systemd: READY=1 (after the apps are restored or adopted), the watchdog armed.
+    func announceReady() {
+        guard let systemd else { return }
+        reportStatus(ready: true)
+        if let interval = systemd.watchdogPingInterval, let timer = try? TimerFD() {
+            try? epoll.add(timer.fd, for: .readable, token: Token(.watchdog, 0).rawValue)
+            watchdogTimer = consume timer
+            watchdogInterval = interval
+            systemd.notify("WATCHDOG=1")
+            watchdogTimer?.arm(at: SystemClock.now + interval)
+        }
+    }
+
+    /// `STATUS=` with the counts, sent when they change ("3 online, 1 errored").
+    func reportStatus(ready: Bool = false) {
+        var counts: [AppStatus: Int] = [:]
+        for app in apps.values { counts[app.machine.status, default: 0] += 1 }
+        let parts = AppStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
+        let status = parts.isEmpty ? "no apps" : parts.joined(separator: ", ")
+        guard ready || status != lastStatus else { return }
+        lastStatus = status
+        systemd?.notify((ready ? "READY=1\n" : "") + "STATUS=" + status)
+    }
+
+    private func pingWatchdog() {
+        guard let interval = watchdogInterval else { return }
+        watchdogTimer?.acknowledge()
+        systemd?.notify("WATCHDOG=1")
+        watchdogTimer?.arm(at: SystemClock.now + interval)
     }
 
     private func isDraining(_ app: App) -> Bool {
@@ -222,6 +260,9 @@ final class Daemon {
 
     func beginShutdown(event: AppEvent) {
         isShuttingDown = true
+        // systemd waits while the apps stop in parallel: as long as the longest kill timeout.
+        let longest = apps.values.map { $0.machine.spec.policy.killTimeout }.max() ?? .zero
+        systemd?.notify("STOPPING=1\nEXTEND_TIMEOUT_USEC=\((longest + .seconds(5)).nanoseconds / 1000)")
         for app in apps.values.sorted(by: { $0.id < $1.id }) { feed(app, event) }
     }
 
@@ -255,7 +296,7 @@ final class Daemon {
 /// What an epoll token points at: a kind in the top byte, an id below.
 struct Token {
     enum Kind: UInt64 {
-        case signals = 1, timer, listener, client, stdout, stderr, ipc
+        case signals = 1, timer, listener, client, stdout, stderr, ipc, watchdog
     }
     let rawValue: UInt64
     init(rawValue: UInt64) { self.rawValue = rawValue }

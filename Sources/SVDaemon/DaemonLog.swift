@@ -5,6 +5,8 @@ import Logging
 struct DaemonLogHandler: LogHandler {
     /// The log file's descriptor; written with O_APPEND, one write(2) per line.
     let fd: Int32
+    /// Under systemd with stderr on the journal: entries go there, with their priority.
+    var journal: Systemd? = nil
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
 
@@ -14,6 +16,18 @@ struct DaemonLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
+        if let journal {
+            let priority: Int
+            switch event.level {
+            case .trace, .debug: priority = 7
+            case .info: priority = 6
+            case .notice: priority = 5
+            case .warning: priority = 4
+            case .error: priority = 3
+            case .critical: priority = 2
+            }
+            if journal.journal(event.message.description, priority: priority) { return }
+        }
         var line = Self.timestamp()
         line += " "
         line += event.level.rawValue

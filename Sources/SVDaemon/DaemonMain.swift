@@ -120,7 +120,9 @@ public enum SVDaemonMain {
         do { logFD = try Files.openAppend(home.daemonLog).rawValue } catch {
             return fail("svd: cannot open \(home.daemonLog): \(error.errno.message)\n")
         }
-        LoggingSystem.bootstrap { _ in DaemonLogHandler(fd: logFD) }
+        let systemd = Systemd.loadIfUnderSystemd(environment)
+        let journal = Systemd.stderrIsJournal(environment) ? systemd : nil
+        LoggingSystem.bootstrap { _ in DaemonLogHandler(fd: logFD, journal: journal) }
         let log = Logger(label: "svd")
 
         do { try Reaper.becomeSubreaper() } catch {
@@ -151,6 +153,8 @@ public enum SVDaemonMain {
             return fail("svd: cannot read the apps in \(home.database): \(error.message)\n")
         }
         daemon.flushStore()
+        daemon.systemd = systemd
+        daemon.announceReady()
         log.info("svd \(svVersion) started, pid \(getpid()), serving \(home.root)")
         if report >= 0 {
             _ = write(report, "R", 1)
@@ -204,7 +208,9 @@ public enum SVDaemonMain {
         guard let root = environment["SV_HOME"] ?? environment["HOME"].map({ $0 + "/.sv" }) else { return 1 }
         let home = StateDirectory(root: root)
         guard let logFD = try? Files.openAppend(home.daemonLog).rawValue else { return 1 }
-        LoggingSystem.bootstrap { _ in DaemonLogHandler(fd: logFD) }
+        let systemd = Systemd.loadIfUnderSystemd(environment)
+        let journal = Systemd.stderrIsJournal(environment) ? systemd : nil
+        LoggingSystem.bootstrap { _ in DaemonLogHandler(fd: logFD, journal: journal) }
         let log = Logger(label: "svd")
         guard let state = try? JSON.parse(bytes), let listenerFD = state["listener"]?.intValue,
             let lockFD = state["lock"]?.intValue
@@ -258,6 +264,8 @@ public enum SVDaemonMain {
             return 1
         }
         daemon.flushStore()
+        daemon.systemd = systemd
+        daemon.announceReady()  // READY=1 and STATUS= again after an in-place update
         let code = daemon.run()
         log.info("svd exiting")
         return code

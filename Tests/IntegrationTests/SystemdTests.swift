@@ -1,0 +1,108 @@
+import Foundation
+import SVCore
+import SVProtocol
+import Testing
+
+/// svd under systemd (design.md §3, §7c): sd_notify through a dlopen'ed libsystemd, only then.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct SystemdTests {
+    /// A datagram socket the test binds, as systemd's NOTIFY_SOCKET.
+    final class NotifySocket {
+        let path: String
+        let fd: Int32
+        init(directory: String) throws {
+            path = directory + "/notify.sock"
+            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard bound == 0 else { throw CLIFailure("bind \(path) failed") }
+        }
+        deinit { close(fd) }
+
+        /// The next datagram within `seconds`, with the time it came.
+        func next(within seconds: Double = 5) -> (String, Date)? {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, Int32(seconds * 1000)) > 0 else { return nil }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            return n > 0 ? (String(decoding: buffer[0..<n], as: UTF8.self), Date()) : nil
+        }
+    }
+
+    func startForeground(_ sv: Supervisor, environment extra: [String: String]) throws -> pid_t {
+        var env = sv.environment
+        for (key, value) in extra { env[key] = value }
+        return try sv.launchProgram(svdPath, ["--foreground"], environment: env)
+    }
+
+    @Test func readyStatusWatchdogAndStopping() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "a", "--", "forever")
+            try sv.ok("start", testchild, "--name", "b", "--max-restarts", "1", "--", "exit", "1")
+            #expect(try eventually { try sv.app("b")?.status == .errored })
+            for pid in sv.daemonPids() { kill(pid, SIGTERM) }
+            #expect(eventually { sv.daemonPids().isEmpty })
+
+            let notify = try NotifySocket(directory: sv.work)
+            let svd = try startForeground(sv, environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"])
+            defer {
+                kill(svd, SIGKILL)
+                var status: Int32 = 0
+                waitpid(svd, &status, 0)
+            }
+            // READY=1 once the apps are restored, with the counts.
+            guard let (first, _) = notify.next() else {
+                Issue.record("no notification")
+                return
+            }
+            #expect(first.contains("READY=1"))
+            #expect(first.contains("STATUS=2 online"), "\(first)")  // both desired online come back
+            // Watchdog pings at half the interval: 10 in a row spaced 0.4–0.6 of 200 ms.
+            var pings: [Date] = []
+            while pings.count < 11, let (message, at) = notify.next(within: 2) {
+                if message.contains("WATCHDOG=1") { pings.append(at) }
+            }
+            #expect(pings.count == 11)
+            for (a, b) in zip(pings, pings.dropFirst()) {
+                let gap = b.timeIntervalSince(a)
+                #expect(gap >= 0.08 && gap <= 0.12, "gap \(gap) s")
+            }
+            // libsystemd is mapped under systemd…
+            let maps = Self.procText("/proc/\(svd)/maps")
+            #expect(maps.contains("libsystemd"))
+            // …and SIGTERM says STOPPING=1 while the apps stop.
+            kill(svd, SIGTERM)
+            var stopping = false
+            while let (message, _) = notify.next(within: 3) {
+                if message.contains("STOPPING=1") {
+                    stopping = true
+                    #expect(message.contains("EXTEND_TIMEOUT_USEC="))
+                    break
+                }
+            }
+            #expect(stopping)
+        }
+    }
+
+    /// A /proc file read to its end (they report size 0, so one read is not enough).
+    static func procText(_ path: String) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    @Test func outsideSystemdNothingIsLoaded() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("ping")
+            for pid in sv.daemonPids() {
+                let maps = Self.procText("/proc/\(pid)/maps")
+                #expect(!maps.isEmpty)
+                #expect(!maps.contains("libsystemd"))
+            }
+        }
+    }
+}
