@@ -48,8 +48,17 @@ final class Client {
         throw CLIError("svd did not answer on \(socketPath) within 10 s (see \(home)/svd.log)")
     }
 
-    /// Runs `svd` (beside `sv` first, then PATH) and waits for it to report ready.
+    /// Runs `svd` (beside `sv` first, then PATH) and waits for it to report ready. When
+    /// `sv startup` installed a unit for this SV_HOME and systemd runs, systemd starts it: the
+    /// two never race (design.md §7c).
     private static func startDaemon() throws {
+        if let marker = Files.readText(home + "/startup.unit"), System.kind(of: "/run/systemd/system") == .directory {
+            let words = marker.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+            if words.count == 2 {
+                try StartupUnit.run(words[0] == "user" ? ["systemctl", "--user", "start", words[1]] : ["systemctl", "start", words[1]])
+                return
+            }
+        }
         let svd: String
         if let directory = System.executableDirectory, System.isExecutable(directory + "/svd") {
             svd = directory + "/svd"

@@ -51,13 +51,17 @@ final class Supervisor: Sendable {
     @discardableResult
     func sv(_ arguments: String..., cwd: String? = nil) throws -> CommandResult { try run(arguments, cwd: cwd) }
 
-    func run(_ arguments: [String], cwd: String? = nil, program: String = svPath) throws -> CommandResult {
-        try launch(arguments, cwd: cwd, program: program).wait()
+    func run(
+        _ arguments: [String], cwd: String? = nil, environment: [String: String]? = nil, program: String = svPath
+    ) throws -> CommandResult {
+        try launch(arguments, cwd: cwd, environment: environment, program: program).wait()
     }
 
     /// Starts `sv` without waiting for it: posix_spawn, output to files (Foundation's Process
     /// loses child exits on Linux, design.md §3).
-    func launch(_ arguments: [String], cwd: String? = nil, program: String = svPath) throws -> Running {
+    func launch(
+        _ arguments: [String], cwd: String? = nil, environment: [String: String]? = nil, program: String = svPath
+    ) throws -> Running {
         let stamp = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let outPath = work + "/.out-" + stamp
         let errPath = work + "/.err-" + stamp
@@ -69,7 +73,7 @@ final class Supervisor: Sendable {
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         sv_spawn_file_actions_addchdir(&actions, cwd ?? work)
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let envp = (environment ?? self.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }

@@ -106,3 +106,95 @@ struct SystemdTests {
         }
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct StartupTests {
+    /// Units pass `systemd-analyze verify`; the test fails, not skips, when the tool is missing.
+    @Test(arguments: [["--print"], ["--print", "-u", "nobody"], ["--print", "--scope", "user"]])
+    func unitsPassSystemdAnalyzeVerify(arguments: [String]) throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let result = try sv.run(["startup"] + arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            let unit = result.stdout
+            #expect(unit.contains("Type=notify"))
+            #expect(unit.contains("KillMode=mixed"))
+            #expect(unit.contains("WatchdogSec=60"))
+            #expect(unit.contains("ExecStart=\(svdPath) --foreground"))
+            #expect(unit.contains("Environment=\"PATH="))
+            if arguments.contains("nobody") {
+                #expect(unit.contains("User=nobody"))
+                // HOME and SV_HOME from nobody's passwd entry, never root's.
+                let home = String(cString: getpwnam("nobody").pointee.pw_dir)
+                #expect(unit.contains("Environment=\"SV_HOME=\(home)/.sv\""))
+            }
+            if arguments.contains("user") {
+                #expect(!unit.contains("User="))
+                #expect(unit.contains("WantedBy=default.target"))
+            }
+            let path = sv.work + "/sv-test.service"
+            try unit.write(toFile: path, atomically: true, encoding: .utf8)
+            let analyze = "/usr/bin/systemd-analyze"
+            try #require(FileManager.default.isExecutableFile(atPath: analyze), "systemd-analyze is missing (Scripts/test installs systemd)")
+            #expect(try sv.launchAndWait(analyze, ["verify", path]) == 0)
+            #expect(sv.daemonPids().isEmpty)  // --print never starts svd
+        }
+    }
+
+    /// With a systemctl shim on PATH: the unit written with its mode, daemon-reload and
+    /// enable --now called, and a running on-demand svd handed over (each app restarted once).
+    @Test func installsAndHandsOver() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "a", "--", "forever")
+            try sv.ok("start", testchild, "--name", "b", "--", "forever")
+            let before = try sv.list()
+            let bin = sv.work + "/bin"
+            let calls = sv.work + "/calls"
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            // `enable --now` starts svd as the unit would.
+            try sv.file(
+                "bin/systemctl",
+                """
+                #!/bin/sh
+                echo "$@" >> \(calls)
+                case "$*" in *enable*--now*) setsid \(svdPath) --foreground </dev/null >/dev/null 2>&1 & ;; esac
+                exit 0
+                """, executable: true)
+            var env = sv.environment
+            env["PATH"] = bin + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+            let units = sv.work + "/units"
+            let result = try sv.run(["startup", "--unit-dir", units, "--service-name", "sv-test"], environment: env)
+            #expect(result.status == 0, "\(result.stderr)")
+            let unitPath = units + "/sv-test.service"
+            let mode = try FileManager.default.attributesOfItem(atPath: unitPath)[.posixPermissions] as? Int
+            #expect(mode == 0o644)
+            let recorded = (try? String(contentsOfFile: calls, encoding: .utf8)) ?? ""
+            #expect(recorded.contains("daemon-reload"))
+            #expect(recorded.contains("enable --now sv-test.service"))
+            var after: [AppInfo] = []
+            #expect(try eventually(within: 5) {
+                after = try sv.list()
+                return after.count == 2 && after.allSatisfy { $0.status == .online } && sv.daemonPids().count == 1
+            })
+            #expect(after.map(\.id) == before.map(\.id))
+            #expect(after.map(\.restarts) == before.map(\.restarts))  // brought back, not restarted twice
+            let removed = try sv.run(["unstartup", "--unit-dir", units, "--service-name", "sv-test"], environment: env)
+            #expect(removed.status == 0, "\(removed.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: unitPath))
+            #expect(((try? String(contentsOfFile: calls, encoding: .utf8)) ?? "").contains("disable --now sv-test.service"))
+        }
+    }
+
+    @Test(.enabled(if: getuid() == 0, "the sudo warning is for root"))
+    func sudoWarnsThatRootsAppsAreServed() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            var env = sv.environment
+            env["SUDO_USER"] = "alice"
+            env["PATH"] = "/nonexistent"  // no systemctl: the commands are printed
+            let result = try sv.run(["startup", "--unit-dir", sv.work + "/units"], environment: env, program: svPath)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains("serves root's apps"))
+            #expect(result.stderr.contains("sudo sv startup -u alice"))
+            #expect(result.stdout.contains("systemctl daemon-reload"))
+        }
+    }
+}
