@@ -198,3 +198,70 @@ struct StartupTests {
         }
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct BootTests {
+    /// A power cut: svd and the apps die at once; at boot the unit runs `svd --foreground`,
+    /// which brings both apps back, once.
+    @Test func bootAfterAPowerCut() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "a", "--", "forever")
+            try sv.ok("start", testchild, "--name", "b", "--", "forever")
+            try sv.ok("save")
+            let before = try sv.list()
+            for pid in sv.daemonPids() { kill(pid, SIGKILL) }
+            for info in before { if let pid = info.pid { kill(-pid.rawValue, SIGKILL) } }
+            #expect(eventually { sv.daemonPids().isEmpty && before.allSatisfy { !isAlive($0.pid?.rawValue ?? 0) } })
+            let svd = try sv.launchProgram(svdPath, ["--foreground"], environment: sv.environment)
+            defer {
+                kill(svd, SIGTERM)
+                var status: Int32 = 0
+                waitpid(svd, &status, 0)
+            }
+            var after: [AppInfo] = []
+            #expect(try eventually(within: 3) {
+                after = try sv.list()
+                return after.count == 2 && after.allSatisfy { $0.status == .online }
+            })
+            #expect(sv.daemonPids() == [svd])
+            for info in after {
+                guard let pid = info.pid else { continue }
+                #expect(PersistenceTests.sessionMembers(pid.rawValue) == 1)
+            }
+        }
+    }
+
+    /// Once a unit serves an SV_HOME and systemd runs, `sv` starts svd with `systemctl start`,
+    /// never by forking it (design.md §7c).
+    @Test(.enabled(if: getuid() == 0 && !FileManager.default.fileExists(atPath: "/run/systemd/system"),
+                   "needs root to stand in for a running systemd"))
+    func svStartsTheDaemonThroughSystemctl() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let bin = sv.work + "/bin"
+            let calls = sv.work + "/calls"
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            try sv.file(
+                "bin/systemctl",
+                """
+                #!/bin/sh
+                echo "$@" >> \(calls)
+                case "$*" in *start*) setsid \(svdPath) --foreground </dev/null >/dev/null 2>&1 & ;; esac
+                exit 0
+                """, executable: true)
+            try FileManager.default.createDirectory(atPath: sv.home, withIntermediateDirectories: true)
+            try "system sv-test.service\n".write(toFile: sv.home + "/startup.unit", atomically: true, encoding: .utf8)
+            // systemd's mark of a running system manager, for this test only.
+            try FileManager.default.createDirectory(atPath: "/run/systemd/system", withIntermediateDirectories: true)
+            defer {
+                rmdir("/run/systemd/system")
+                rmdir("/run/systemd")
+            }
+            var env = sv.environment
+            env["PATH"] = bin + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+            let result = try sv.run(["ping"], environment: env)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(((try? String(contentsOfFile: calls, encoding: .utf8)) ?? "").contains("start sv-test.service"))
+            #expect(sv.daemonPids().count == 1)
+        }
+    }
+}
