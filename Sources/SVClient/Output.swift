@@ -16,7 +16,9 @@ func say(_ text: String, terminator: String = "\n") {
 
 /// Small files the client reads whole.
 enum Files {
-    static func readText(_ path: String) -> String? {
+    static func readText(_ path: String) -> String? { readBytes(path).map { String(decoding: $0, as: UTF8.self) } }
+
+    static func readBytes(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -28,6 +30,6 @@ enum Files {
             if n <= 0 { break }
             bytes += chunk[0..<n]
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 }

@@ -81,6 +81,33 @@ enum System {
 
     static var isTerminal: Bool { isatty(1) == 1 }
 
+    /// Runs `command` and returns its exit code, stdout and stderr (through temporary files, so
+    /// neither pipe can fill and block).
+    static func capture(_ command: [String]) throws -> (Int32, [UInt8], String) {
+        let stamp = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let outPath = "/tmp/.sv-capture-\(stamp).out"
+        let errPath = "/tmp/.sv-capture-\(stamp).err"
+        defer {
+            unlink(outPath)
+            unlink(errPath)
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
+        guard rc == 0 else { throw CLIError("cannot run \(command[0]): \(errorText(rc))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (code, Files.readBytes(outPath) ?? [], Files.readText(errPath) ?? "")
+    }
+
     static var monotonicSeconds: Double {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)

@@ -38,6 +38,9 @@ extension Daemon {
             case .update(let path):
                 return .success(try beginUpdate(svdPath: path))
             case .start(let arguments):
+                if arguments.ecosystem == true {
+                    return .success(try startEcosystem(arguments.specs, client: client, requestID: requestID))
+                }
                 return .success(try start(arguments))
             case .startExisting(let targets):
                 let found = try resolve(targets)
@@ -170,6 +173,47 @@ extension Daemon {
             for app in matches { found[app.id] = app }
         }
         return found.values.sorted { $0.id < $1.id }
+    }
+
+    /// An ecosystem file's apps: each one started if missing, started again if stopped, restarted
+    /// if up, always with the file's options (pm2's `start FILE`, `startOrRestart`).
+    private func startEcosystem(_ specs: [AppSpec], client: Int, requestID: Int) throws(ReplyError) -> JSON {
+        var results: [JSON] = []
+        for spec in specs {
+            if let problem = AppName.problem(with: spec.name) {
+                throw ReplyError(.badRequest, "invalid name '\(spec.name)': \(problem)")
+            }
+        }
+        for spec in specs {
+            var spec = spec
+            spec.capturedEnv = interned(spec.capturedEnv)
+            let what: String
+            let app: App
+            if let existing = apps.values.filter({ $0.name == spec.name }).min(by: { $0.id < $1.id }) {
+                existing.apply(spec)
+                if existing.machine.process != nil || existing.machine.status == .waitingRestart {
+                    feed(existing, .restartRequested)
+                    what = "restarted"
+                } else {
+                    feed(existing, .startRequested)
+                    what = "started"
+                }
+                app = existing
+            } else {
+                app = try createApp(spec: spec)
+                feed(app, .startRequested)
+                if let error = app.lastSpawnError, app.machine.process == nil {
+                    feed(app, .deleteRequested)
+                    throw ReplyError(.failed, "cannot start '\(spec.name)': \(error)")
+                }
+                what = "started"
+            }
+            var object = JSONObject([("what", .string(what))])
+            object["id"] = .int(Int64(app.id.rawValue))
+            object["name"] = .string(app.name)
+            results.append(.object(object))
+        }
+        return .array(results)
     }
 
     private func start(_ arguments: StartArguments) throws(ReplyError) -> JSON {

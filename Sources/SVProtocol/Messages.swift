@@ -237,9 +237,13 @@ public struct StartArguments: Codable, Sendable {
     public var specs: [AppSpec]
     /// Start even if an app of that name is online.
     public var force: Bool
-    public init(specs: [AppSpec], force: Bool) {
+    /// From an ecosystem file (pm2's behaviour): start what is missing, restart what runs, with
+    /// the file's options. The reply then says what was done to each app.
+    public var ecosystem: Bool?
+    public init(specs: [AppSpec], force: Bool, ecosystem: Bool? = nil) {
         self.specs = specs
         self.force = force
+        self.ecosystem = ecosystem
     }
 }
 

@@ -52,15 +52,17 @@ final class Supervisor: Sendable {
     func sv(_ arguments: String..., cwd: String? = nil) throws -> CommandResult { try run(arguments, cwd: cwd) }
 
     func run(
-        _ arguments: [String], cwd: String? = nil, environment: [String: String]? = nil, program: String = svPath
+        _ arguments: [String], cwd: String? = nil, environment: [String: String]? = nil, program: String = svPath,
+        stdin: String? = nil
     ) throws -> CommandResult {
-        try launch(arguments, cwd: cwd, environment: environment, program: program).wait()
+        try launch(arguments, cwd: cwd, environment: environment, program: program, stdin: stdin).wait()
     }
 
     /// Starts `sv` without waiting for it: posix_spawn, output to files (Foundation's Process
     /// loses child exits on Linux, design.md §3).
     func launch(
-        _ arguments: [String], cwd: String? = nil, environment: [String: String]? = nil, program: String = svPath
+        _ arguments: [String], cwd: String? = nil, environment: [String: String]? = nil, program: String = svPath,
+        stdin: String? = nil
     ) throws -> Running {
         let stamp = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let outPath = work + "/.out-" + stamp
@@ -68,7 +70,7 @@ final class Supervisor: Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         sv_spawn_file_actions_addchdir(&actions, cwd ?? work)

@@ -24,12 +24,27 @@ struct Start: ParsableCommand {
     @Option(help: "Rotate a log file at this size (K, M, G; default 10M).") var logMaxSize: String?
     @Option(help: "Rotated log files kept (default 5).") var logKeep: Int?
     @OptionGroup var policy: PolicyOptions
+    @Option(help: "Ecosystem files: only these apps (comma-separated names).") var only: String?
+    @Option(help: "Ecosystem files: apply env_NAME on top of env (also --env NAME).") var envName: String?
+
     /// What followed `--`: `SV.run` rewrites each into `--app-arg VALUE`, since ArgumentParser
     /// allows no second positional array.
     @Option(name: .customLong("app-arg"), parsing: .unconditionalSingleValue, help: .hidden) var args: [String] = []
 
+    var isEcosystem: Bool { targets.count == 1 && (Ecosystem.isEcosystemFile(targets[0]) || targets[0] == "-") }
+
     func validate() throws {
         if targets.isEmpty { throw ValidationError("give a script, binary, name or id to start") }
+        if targets.count > 1 && targets.contains(where: Ecosystem.isEcosystemFile) {
+            throw ValidationError("an ecosystem file is started on its own")
+        }
+        if isEcosystem {
+            // pm2's `--env production` names an environment of the file.
+            if env.count > 1 || env.contains(where: { $0.contains("=") }) {
+                throw ValidationError("with an ecosystem file, --env names its environment (env_NAME); set variables in the file")
+            }
+            return
+        }
         if name != nil && targets.count > 1 { throw ValidationError("--name applies to one script; give one target") }
         if let name, let problem = AppName.problem(with: name) { throw ValidationError("invalid --name '\(name)': \(problem)") }
         for pair in env where !pair.contains("=") || pair.hasPrefix("=") {
@@ -45,6 +60,20 @@ struct Start: ParsableCommand {
         try policy.refuseUnbuilt()
         let environment = System.environment
         let callerDirectory = System.currentDirectory
+        if isEcosystem {
+            let file = targets[0] == "-" ? "-" : System.absolute(targets[0], base: callerDirectory)
+            let onlyNames = only.map { Set($0.split(separator: ",").map { String($0.trimmingSpaces) }) }
+            let (specs, warnings) = try Ecosystem.load(
+                path: file, envName: envName ?? env.first, only: onlyNames, callerDirectory: callerDirectory,
+                environment: environment)
+            for warning in warnings { System.writeStderr("sv: warning: \(warning)\n") }
+            guard !specs.isEmpty else { throw CLIError("\(file): no apps to start") }
+            let reply = try Client.connectOrStart().send(.start(StartArguments(specs: specs, force: false, ecosystem: true)))
+            for entry in reply.arrayValue ?? [] {
+                say("\(entry["what"]?.stringValue ?? "?") \(entry["name"]?.stringValue ?? "?") (id \(entry["id"]?.intValue ?? 0))")
+            }
+            return
+        }
         let workingDirectory = System.absolute(cwd ?? callerDirectory, base: callerDirectory)
         if cwd != nil && System.kind(of: workingDirectory) != .directory {
             throw CLIError("cannot start: --cwd \(workingDirectory) is not a directory")
@@ -153,5 +182,34 @@ enum ScriptResolver {
         spec.interpreter = resolvedInterpreter
         spec.interpreterArgs = interpreterArgs.map { $0.split(separator: " ").map(String.init) } ?? []
         return spec
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}
+
+/// pm2's deploy commands: start what is missing, restart what runs (reload comes later: a restart).
+struct StartOrRestart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "startOrRestart", abstract: "Start an ecosystem file's missing apps, restart the running ones.",
+        aliases: ["startOrReload", "startOrGracefulReload"])
+    @Argument(help: "An ecosystem file.") var file: String
+    @Option(help: "Only these apps (comma-separated names).") var only: String?
+    @Option(help: "Apply env_NAME on top of env.") var env: String?
+
+    func run() throws {
+        guard Ecosystem.isEcosystemFile(file) else { throw ValidationError("\(file) is not an ecosystem file (.json, .config.js…)") }
+        var arguments = [file]
+        if let only { arguments += ["--only", only] }
+        if let env { arguments += ["--env-name", env] }
+        let start = try Start.parse(arguments)
+        try start.validate()
+        try start.run()
     }
 }

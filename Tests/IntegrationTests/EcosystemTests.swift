@@ -1,0 +1,107 @@
+import Foundation
+import SVCore
+import SVProtocol
+import Testing
+
+/// pm2 ecosystem files (issue 6, first slice): JSON and JavaScript, env and env_NAME, --only,
+/// relative paths, stdin, start-or-restart, and errors that point at the place.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct EcosystemTests {
+    func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// Two node apps that print their environment, in `dir`.
+    func writeApps(_ sv: Supervisor) throws {
+        try FileManager.default.createDirectory(atPath: sv.work + "/app", withIntermediateDirectories: true)
+        try sv.file("app/show.js", "console.log('MODE=' + process.env.MODE + ' PORT=' + process.env.PORT + ' ARGS=' + process.argv.slice(2).join(',')); setInterval(() => {}, 1000);")
+    }
+
+    @Test func jsonFileWithEnvironments() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try writeApps(sv)
+            let file = try sv.file(
+                "app/ecosystem.json",
+                """
+                {"apps": [
+                  {"name": "web", "script": "show.js", "args": ["--port", "1"], "env": {"MODE": "dev", "PORT": 3000},
+                   "env_production": {"MODE": "prod"}, "max_restarts": 4, "min_uptime": "2s"},
+                  {"name": "jobs", "script": "./show.js", "args": "a b", "kill_timeout": 1234}
+                ],
+                "deploy": {"production": {"user": "x"}}}
+                """)
+            let result = try sv.run(["start", file, "--env", "production"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("started web (id 1)"))
+            #expect(result.stdout.contains("started jobs (id 2)"))
+            #expect(result.stderr.isEmpty, "\(result.stderr)")  // the deploy section is ignored quietly
+            #expect(eventually { read(sv.home + "/logs/web-out.log").contains("MODE=prod PORT=3000 ARGS=--port,1") })
+            #expect(eventually { read(sv.home + "/logs/jobs-out.log").contains("ARGS=a,b") })
+            let web = try sv.describe("web").spec
+            #expect(web.policy.maxRestarts == 4)
+            #expect(web.policy.minUptime == .seconds(2))
+            #expect(web.script == sv.work + "/app/show.js")  // relative to the file's folder
+            #expect(try sv.describe("jobs").spec.policy.killTimeout == .milliseconds(1234))
+            // Again: what runs is restarted (pm2's behaviour deploy scripts rely on).
+            let again = try sv.run(["start", file])
+            #expect(again.stdout.contains("restarted web (id 1)"))
+            #expect(try sv.list().count == 2)
+            let only = try sv.run(["startOrRestart", file, "--only", "jobs"])
+            #expect(only.stdout == "restarted jobs (id 2)\n")
+        }
+    }
+
+    @Test func javascriptFilesCommonJSAndESM() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try writeApps(sv)
+            let cjs = try sv.file("app/a.config.js", "module.exports = { apps: [{ name: 'cjs', script: 'show.js', env: { MODE: 'c' } }] };")
+            let mjs = try sv.file("app/b.config.mjs", "export default { apps: [{ name: 'esm', script: 'show.js', env: { MODE: 'e' } }] };")
+            #expect(try sv.run(["start", cjs]).status == 0)
+            #expect(try sv.run(["start", mjs]).status == 0)
+            #expect(eventually { read(sv.home + "/logs/cjs-out.log").contains("MODE=c") })
+            #expect(eventually { read(sv.home + "/logs/esm-out.log").contains("MODE=e") })
+        }
+    }
+
+    @Test func standardInput() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try writeApps(sv)
+            let input = try sv.file("in.json", "{\"apps\": [{\"name\": \"piped\", \"script\": \"\(sv.work)/app/show.js\"}]}")
+            let result = try sv.run(["start", "-"], stdin: input)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try sv.app("piped")?.status == .online)
+        }
+    }
+
+    @Test func errorsPointAtThePlaceAndStartNothing() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try writeApps(sv)
+            let broken = try sv.file("app/broken.json", "{\"apps\": [\n  {\"name\": \"x\", \"script\": \"show.js\",}\n]}")
+            let parse = try sv.run(["start", broken])
+            #expect(parse.status == 1)
+            #expect(parse.stderr.contains("broken.json:2:"), "\(parse.stderr)")
+            let typed = try sv.file("app/typed.json", "{\"apps\": [{\"name\": \"ok\", \"script\": \"show.js\"}, {\"name\": \"api\", \"script\": \"show.js\", \"max_restarts\": \"four\"}]}")
+            let type = try sv.run(["start", typed])
+            #expect(type.status == 1)
+            #expect(type.stderr.contains("apps[1] (api).max_restarts: expected a number, got \"four\""), "\(type.stderr)")
+            let throwing = try sv.file("app/bad.config.js", "throw new Error('boom in config');")
+            let thrown = try sv.run(["start", throwing])
+            #expect(thrown.status == 1)
+            #expect(thrown.stderr.contains("boom in config"))
+            let cluster = try sv.file("app/cluster.json", "{\"apps\": [{\"name\": \"c\", \"script\": \"show.js\", \"exec_mode\": \"cluster\"}]}")
+            let refused = try sv.run(["start", cluster])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("increment_var"))
+            #expect(try sv.list().isEmpty)  // nothing started
+        }
+    }
+
+    @Test func unknownAndNotYetKeysWarn() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try writeApps(sv)
+            let file = try sv.file("app/warn.json", "{\"apps\": [{\"name\": \"w\", \"script\": \"show.js\", \"max_restart\": 3, \"watch\": true}]}")
+            let result = try sv.run(["start", file])
+            #expect(result.status == 0)
+            #expect(result.stderr.contains("apps[0] (w).max_restart: unknown key (did you mean 'max_restarts'?)"), "\(result.stderr)")
+            #expect(result.stderr.contains("apps[0] (w).watch: not supported yet"))
+        }
+    }
+}
