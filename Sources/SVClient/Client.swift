@@ -21,8 +21,9 @@ final class Client {
     }
     static var socketPath: String { home + "/svd.sock" }
 
-    /// Connects to the running svd, or nil when none answers.
-    static func connectIfRunning() throws -> Client? {
+    /// Connects to the running svd (of `socket`, default this SV_HOME's), or nil when none answers.
+    static func connectIfRunning(socket: String? = nil) throws -> Client? {
+        let socketPath = socket ?? Self.socketPath
         let fd = System.connectUnix(socketPath)
         if fd >= 0 { return Client(fd: fd) }
         switch errno {
@@ -53,9 +54,17 @@ final class Client {
     /// two never race (design.md §7c).
     private static func startDaemon() throws {
         if let marker = Files.readText(home + "/startup.unit"), System.kind(of: "/run/systemd/system") == .directory {
+            // "scope name path"; a marker whose unit file is gone is stale and ignored.
             let words = marker.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
-            if words.count == 2 {
-                try StartupUnit.run(words[0] == "user" ? ["systemctl", "--user", "start", words[1]] : ["systemctl", "start", words[1]])
+            if words.count == 3, System.kind(of: words[2]) != .missing {
+                let (scope, name) = (words[0], words[1])
+                if scope == "system" && getuid() != 0 {
+                    throw CLIError("svd is not running; the system unit \(name) starts it: run `sudo systemctl start \(name)`")
+                }
+                if scope == "user" && getenv("XDG_RUNTIME_DIR") == nil {
+                    throw CLIError("svd is not running; the user unit \(name) starts it, but there is no user bus here (log in as the user, or run `systemctl --user start \(name)` there)")
+                }
+                try StartupUnit.run(scope == "user" ? ["systemctl", "--user", "start", name] : ["systemctl", "start", name])
                 return
             }
         }
@@ -70,7 +79,19 @@ final class Client {
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(svd), nil]
         defer { for pointer in argv { free(pointer) } }
-        let result = posix_spawn(&pid, svd, nil, nil, argv, environ)
+        // svd gets sv's environment without a service manager's variables: an svd started from
+        // inside another service must not notify it or log to its journal.
+        let dropped = ["NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "JOURNAL_STREAM=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES="]
+        var envp: [UnsafeMutablePointer<CChar>?] = []
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if !dropped.contains(where: { text.hasPrefix($0) }) { envp.append(strdup(text)) }
+            cursor += 1
+        }
+        envp.append(nil)
+        defer { for pointer in envp { free(pointer) } }
+        let result = posix_spawn(&pid, svd, nil, nil, argv, envp)
         guard result == 0 else { throw CLIError("cannot run \(svd): \(System.errorText(result))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

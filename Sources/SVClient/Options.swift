@@ -10,7 +10,21 @@ struct TargetArguments: ParsableArguments {
         if targets.isEmpty { throw ValidationError("give at least one target: an id, a name, or 'all'") }
     }
 
-    var parsed: [Target] { targets.map(Target.init(parsing:)) }
+    /// The targets; an ecosystem file stands for the names of its apps (`sv stop ecosystem.config.js`).
+    func resolved() throws -> [Target] {
+        var out: [Target] = []
+        for target in targets {
+            if Ecosystem.isEcosystemFile(target), System.kind(of: target) == .regular {
+                let document = try Ecosystem.read(path: System.absolute(target, base: System.currentDirectory))
+                let names = (document["apps"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+                if names.isEmpty { throw CLIError("\(target): no named apps in it") }
+                out += names.map { .name($0) }
+            } else {
+                out.append(Target(parsing: target))
+            }
+        }
+        return out
+    }
 }
 
 /// The restart and stop options of `start` (cli.md), pm2's names.

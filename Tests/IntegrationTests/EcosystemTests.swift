@@ -94,6 +94,21 @@ struct EcosystemTests {
         }
     }
 
+    @Test func stopRestartAndDeleteByNamingTheFile() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try writeApps(sv)
+            let file = try sv.file("app/pair.json", "{\"apps\": [{\"name\": \"p1\", \"script\": \"show.js\"}, {\"name\": \"p2\", \"script\": \"show.js\"}]}")
+            try sv.ok("start", file)
+            try sv.ok("start", testchild, "--name", "other", "--", "forever")
+            try sv.ok("stop", file)
+            let apps = try sv.list()
+            #expect(apps.filter { $0.status == .stopped }.map(\.name).sorted() == ["p1", "p2"])
+            #expect(apps.first { $0.name == "other" }?.status == .online)
+            try sv.ok("delete", file)
+            #expect(try sv.list().map(\.name) == ["other"])
+        }
+    }
+
     @Test func unknownAndNotYetKeysWarn() throws {
         try withSupervisor { (sv: Supervisor) throws in
             try writeApps(sv)

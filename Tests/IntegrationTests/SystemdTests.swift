@@ -156,7 +156,7 @@ struct StartupTests {
                 """
                 #!/bin/sh
                 echo "$@" >> \(calls)
-                case "$*" in *enable*--now*) setsid \(svdPath) --foreground </dev/null >/dev/null 2>&1 & ;; esac
+                case "$*" in start*) setsid \(svdPath) --foreground </dev/null >/dev/null 2>&1 & ;; esac
                 exit 0
                 """, executable: true)
             var env = sv.environment
@@ -169,7 +169,9 @@ struct StartupTests {
             #expect(mode == 0o644)
             let recorded = (try? String(contentsOfFile: calls, encoding: .utf8)) ?? ""
             #expect(recorded.contains("daemon-reload"))
-            #expect(recorded.contains("enable --now sv-test.service"))
+            #expect(recorded.contains("enable sv-test.service"))
+            #expect(recorded.contains("start sv-test.service"))
+            #expect(try String(contentsOfFile: sv.home + "/startup.unit", encoding: .utf8).hasPrefix("system sv-test.service "))
             var after: [AppInfo] = []
             #expect(try eventually(within: 5) {
                 after = try sv.list()
@@ -249,7 +251,8 @@ struct BootTests {
                 exit 0
                 """, executable: true)
             try FileManager.default.createDirectory(atPath: sv.home, withIntermediateDirectories: true)
-            try "system sv-test.service\n".write(toFile: sv.home + "/startup.unit", atomically: true, encoding: .utf8)
+            let unitFile = try sv.file("sv-test.service", "[Unit]\n")
+            try "system sv-test.service \(unitFile)\n".write(toFile: sv.home + "/startup.unit", atomically: true, encoding: .utf8)
             // systemd's mark of a running system manager, for this test only.
             try FileManager.default.createDirectory(atPath: "/run/systemd/system", withIntermediateDirectories: true)
             defer {

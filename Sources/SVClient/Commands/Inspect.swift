@@ -35,7 +35,7 @@ struct Pid: ParsableCommand {
     @OptionGroup var targets: TargetArguments
 
     func run() throws {
-        let reply = try Client.connectOrStart().send(.describe(targets.parsed))
+        let reply = try Client.connectOrStart().send(.describe(try targets.resolved()))
         for detail in try Render.details(reply) {
             if let pid = detail.info.pid { say(pid.description) }
         }
@@ -50,7 +50,7 @@ struct Describe: ParsableCommand {
     @Flag(help: "Print JSON (an array: one object per instance, with its recent runs).") var json = false
 
     func run() throws {
-        let reply = try Client.connectOrStart().send(.describe(targets.parsed))
+        let reply = try Client.connectOrStart().send(.describe(try targets.resolved()))
         if json {
             say(reply.pretty)
             return

@@ -10,7 +10,7 @@ struct Stop: ParsableCommand {
     @OptionGroup var targets: TargetArguments
 
     func run() throws {
-        let reply = try Client.connectOrStart().send(.stop(targets.parsed))
+        let reply = try Client.connectOrStart().send(.stop(try targets.resolved()))
         say(Render.summary("stopped", try Render.apps(reply)), terminator: "")
     }
 }
@@ -24,7 +24,7 @@ struct Restart: ParsableCommand {
 
     func run() throws {
         let env = updateEnv ? System.environment : nil
-        let reply = try Client.connectOrStart().send(.restart(RestartArguments(targets: targets.parsed, updatedEnv: env)))
+        let reply = try Client.connectOrStart().send(.restart(RestartArguments(targets: try targets.resolved(), updatedEnv: env)))
         say(Render.summary("restarted", try Render.apps(reply)), terminator: "")
     }
 }
@@ -36,7 +36,7 @@ struct Delete: ParsableCommand {
     @OptionGroup var targets: TargetArguments
 
     func run() throws {
-        let reply = try Client.connectOrStart().send(.delete(targets.parsed))
+        let reply = try Client.connectOrStart().send(.delete(try targets.resolved()))
         for app in reply.arrayValue ?? [] {
             say("deleted \(app["name"]?.stringValue ?? "?") (id \(app["id"]?.intValue ?? 0))")
         }
@@ -50,7 +50,7 @@ struct Reset: ParsableCommand {
     @OptionGroup var targets: TargetArguments
 
     func run() throws {
-        let reply = try Client.connectOrStart().send(.reset(targets.parsed))
+        let reply = try Client.connectOrStart().send(.reset(try targets.resolved()))
         for info in try Render.apps(reply) { say("reset \(info.name) (id \(info.id))") }
     }
 }
@@ -66,7 +66,7 @@ struct SendSignal: ParsableCommand {
         guard let parsed = Signal(parsing: signal) else {
             throw ValidationError("unknown signal '\(signal)' (e.g. SIGUSR2, SIGTERM, 15)")
         }
-        let reply = try Client.connectOrStart().send(.signal(parsed, targets.parsed))
+        let reply = try Client.connectOrStart().send(.signal(parsed, try targets.resolved()))
         for info in try Render.apps(reply) { say("sent \(parsed.name) to \(info.name) (id \(info.id)), pid \(info.pid?.description ?? "-")") }
     }
 }

@@ -29,16 +29,22 @@ struct Startup: ParsableCommand {
         try StartupUnit.makeDirectories(directory)
         let path = directory + "/" + unit.fileName
         try StartupUnit.write(unit.text, to: path)
-        // Marks this SV_HOME as served by the unit: sv then starts svd through systemctl.
-        try? StartupUnit.write(unit.marker, to: unit.home + "/startup.unit")
         say("wrote \(path)")
         let systemctl = unit.scope == .user ? ["systemctl", "--user"] : ["systemctl"]
         let commands = [systemctl + ["daemon-reload"], systemctl + ["enable", "--now", unit.fileName]]
         let runsSystemd = System.kind(of: "/run/systemd/system") == .directory
         let hasUserBus = unit.scope == .system || getenv("XDG_RUNTIME_DIR") != nil
         if runsSystemd && hasUserBus || unitDir != nil && System.findInPath("systemctl", path: System.environment["PATH"]) != nil {
+            // Enabled first (a failure leaves the running svd alone), then the hand-over, then
+            // the unit started: each app restarts at most once.
+            try StartupUnit.run(systemctl + ["daemon-reload"])
+            try StartupUnit.run(systemctl + ["enable", unit.fileName])
             try handOver(unit)
-            for command in commands { try StartupUnit.run(command) }
+            try StartupUnit.run(systemctl + ["start", unit.fileName])
+            // Marks this SV_HOME as served by the unit: sv then starts svd through systemctl.
+            if System.kind(of: unit.home) == .directory {
+                try StartupUnit.write(unit.marker(path: path), to: unit.home + "/startup.unit")
+            }
             say("enabled \(unit.fileName): svd starts at boot and now")
         } else {
             say(runsSystemd ? "no user bus here (XDG_RUNTIME_DIR is unset, as under su): run" : "systemd is not running here: when it is, run")
@@ -52,7 +58,7 @@ struct Startup: ParsableCommand {
     /// An svd started on demand for this SV_HOME stops (desired states kept) so the unit's svd
     /// takes over: each app restarts at most once.
     private func handOver(_ unit: StartupUnit) throws {
-        guard unit.home == Client.home, let client = try Client.connectIfRunning() else { return }
+        guard let client = try Client.connectIfRunning(socket: unit.home + "/svd.sock") else { return }
         let pid = try client.send(.ping)["pid"]?.intValue ?? 0
         guard pid > 0 else { return }
         kill(pid_t(pid), SIGTERM)
@@ -60,6 +66,9 @@ struct Startup: ParsableCommand {
         while System.monotonicSeconds < deadline, kill(pid_t(pid), 0) == 0 {
             var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)  // poll while svd stops its apps
             nanosleep(&pause, nil)
+        }
+        if kill(pid_t(pid), 0) == 0 {
+            throw CLIError("the on-demand svd (pid \(pid)) did not stop within 30 s; the unit is enabled but not started")
         }
         say("stopped the on-demand svd (pid \(pid)); the unit's svd brings the apps back")
     }
@@ -107,8 +116,8 @@ struct StartupUnit {
         scope == .system ? "/etc/systemd/system" : userHome + "/.config/systemd/user"
     }
 
-    /// What `sv` reads to start svd through systemd: scope and unit name.
-    var marker: String { "\(scope.rawValue) \(fileName)\n" }
+    /// What `sv` reads to start svd through systemd: scope, unit name, unit file.
+    func marker(path: String) -> String { "\(scope.rawValue) \(fileName) \(path)\n" }
 
     static func make(user requested: String?, serviceName: String?, scope requestedScope: Scope?) throws -> StartupUnit {
         let scope = requestedScope ?? (getuid() == 0 ? .system : .user)
@@ -124,7 +133,12 @@ struct StartupUnit {
         guard let directory = System.executableDirectory else { throw CLIError("cannot find the svd beside sv") }
         let svd = directory + "/svd"
         guard System.isExecutable(svd) else { throw CLIError("no svd beside sv at \(svd) (install with Scripts/install)") }
-        let fileName = (serviceName ?? (scope == .system ? "sv-\(name)" : "sv")) + ".service"
+        var base = serviceName ?? (scope == .system ? "sv-\(name)" : "sv")
+        if base.hasSuffix(".service") { base.removeLast(".service".count) }
+        guard !base.isEmpty, base.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "/") && $0 < 0x7f }) else {
+            throw CLIError("--service-name '\(serviceName ?? "")' is not a unit name (no spaces or '/')")
+        }
+        let fileName = base + ".service"
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
         return StartupUnit(
             scope: scope, user: name, group: group, home: home, userHome: userHome, fileName: fileName, svd: svd, path: path)
