@@ -141,8 +141,16 @@ final class Daemon {
     func announceReady() {
         guard let systemd else { return }
         reportStatus(ready: true)
-        if let interval = systemd.watchdogPingInterval, let timer = try? TimerFD() {
-            try? epoll.add(timer.fd, for: .readable, token: Token(.watchdog, 0).rawValue)
+        if let interval = systemd.watchdogPingInterval {
+            // Without its timer systemd would kill svd at every WatchdogSec: say so loudly.
+            guard let timer = try? TimerFD() else {
+                log.critical("cannot create the watchdog timer: systemd will restart svd")
+                return
+            }
+            do { try epoll.add(timer.fd, for: .readable, token: Token(.watchdog, 0).rawValue) } catch {
+                log.critical("cannot watch the watchdog timer (\(error)): systemd will restart svd")
+                return
+            }
             watchdogTimer = consume timer
             watchdogInterval = interval
             systemd.notify("WATCHDOG=1")

@@ -1,7 +1,8 @@
 import Glibc
 import Logging
 
-/// svd's own log: one line per message in `$SV_HOME/svd.log` (journald comes with the systemd issue).
+/// svd's own log: one line per message in `$SV_HOME/svd.log`, or journal entries with their
+/// priority when systemd gave svd a journal stream (Systemd.swift).
 struct DaemonLogHandler: LogHandler {
     /// The log file's descriptor; written with O_APPEND, one write(2) per line.
     let fd: Int32

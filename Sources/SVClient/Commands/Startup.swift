@@ -165,7 +165,8 @@ struct StartupUnit {
         lines += [
             "Environment=" + Self.quoted("HOME=" + userHome),
             "Environment=" + Self.quoted("SV_HOME=" + home),
-            // The caller's PATH, so that apps find node (an nvm one too) at boot.
+            // The caller's PATH, for what svd itself runs; apps get their captured environment
+            // and absolute interpreter paths, so an nvm node is found at boot either way.
             "Environment=" + Self.quoted("PATH=" + path),
             "ExecStart=" + Self.escaped(svd) + " --foreground",
             "Restart=on-failure",
