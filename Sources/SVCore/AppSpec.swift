@@ -28,6 +28,8 @@ public struct AppSpec: Hashable, Sendable, Codable {
     public var logMaxSizeBytes: Int64?
     /// `--log-keep`: rotated files kept (default 5).
     public var logKeep: Int?
+    /// A command line run through `bash -c` (`sv start "npm run start"`); `script` is bash then.
+    public var commandLine: String?
 
     public static let defaultLogMaxSize = ByteSize(bytes: 10 << 20)
     public static let defaultLogKeep = 5
@@ -54,6 +56,7 @@ public struct AppSpec: Hashable, Sendable, Codable {
 
     /// The argv the process is executed with: interpreter, its arguments, the script, the args.
     public var argv: [String] {
+        if let commandLine { return [script, "-c", commandLine] }
         if let interpreter { return [interpreter] + interpreterArgs + [script] + args }
         return [script] + args
     }

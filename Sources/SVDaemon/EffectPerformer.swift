@@ -48,6 +48,9 @@ extension Daemon {
         var environment = spec.mergedEnv
         environment["SV_APP_NAME"] = spec.name
         environment["SV_APP_ID"] = app.id.description
+        // pm2's names, which migrated apps read.
+        environment["pm_id"] = app.id.description
+        environment["name"] = spec.name
         var childIPC: FileDescriptor?
         if spec.isNode {
             closeIPC(app)

@@ -11,7 +11,7 @@ extension Daemon {
         do {
             let changesState: Bool
             switch request {
-            case .hello, .ping, .list, .describe, .signal, .flush, .reloadLogs: changesState = false
+            case .hello, .ping, .list, .describe, .signal, .flush, .reloadLogs, .environment: changesState = false
             case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .kill, .save, .resurrect:
                 changesState = true
             }
@@ -103,6 +103,15 @@ extension Daemon {
                 }
                 log.info("\(signal.name) sent to \(signalled.map { "\($0.name) (id \($0.id))" }.joined(separator: ", "))")
                 return .success(appInfos(signalled))
+            case .environment(let targets):
+                // Values only when asked for: a command of the app's own user (SO_PEERCRED).
+                var out: [JSON] = []
+                for app in try resolve(targets) {
+                    var env = JSONObject()
+                    for (key, value) in app.machine.spec.mergedEnv.sorted(by: { $0.key < $1.key }) { env[key] = .string(value) }
+                    out.append(.object(JSONObject([("id", .int(Int64(app.id.rawValue))), ("name", .string(app.name)), ("env", .object(env))])))
+                }
+                return .success(.array(out))
             case .flush(let targets):
                 let found = targets.isEmpty ? Array(apps.values) : try resolve(targets)
                 for app in found {

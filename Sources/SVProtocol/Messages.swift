@@ -144,6 +144,8 @@ public enum Request: Sendable {
     case signal(Signal, [Target])
     /// Stop every app for good, then exit.
     case kill
+    /// The environment apps get, values included (`sv env`, `describe --env`: asked for).
+    case environment([Target])
     /// Empty the logs of the targets (all when none), in place.
     case flush([Target])
     /// Reopen every log file (after an external logrotate moved them).
@@ -168,6 +170,7 @@ public enum Request: Sendable {
         case .describe: return "describe"
         case .signal: return "signal"
         case .kill: return "kill"
+        case .environment: return "environment"
         case .flush: return "flush"
         case .reloadLogs: return "reloadLogs"
         case .save: return "save"
@@ -183,7 +186,7 @@ public enum Request: Sendable {
         case .start(let arguments): return try? JSONCoder.encode(arguments)
         case .restart(let arguments): return try? JSONCoder.encode(arguments)
         case .startExisting(let list), .stop(let list), .delete(let list), .reset(let list), .describe(let list),
-            .flush(let list):
+            .flush(let list), .environment(let list):
             return targets(list)
         case .signal(let signal, let list):
             return .object(JSONObject([("signal", .int(Int64(signal.rawValue))), ("targets", targets(list)["targets"]!)]))
@@ -223,6 +226,7 @@ public enum Request: Sendable {
             }
             self = .signal(signal, try targets())
         case "kill": self = .kill
+        case "environment": self = .environment(try targets())
         case "flush": self = .flush(try targets())
         case "reloadLogs": self = .reloadLogs
         case "save": self = .save

@@ -120,3 +120,41 @@ struct EcosystemTests {
         }
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct EnvironmentTests {
+    func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    @Test func valuesAreShownOnlyWhenAskedFor() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let app = try sv.file("vars.js", "console.log(process.env.pm_id + ' ' + process.env.name + ' ' + process.env.SV_APP_ID); setInterval(() => {}, 1000);")
+            try sv.ok("start", app, "--env", "SECRET=hunter2-value")
+            #expect(eventually { read(sv.home + "/logs/vars-out.log").contains("1 vars 1") })  // pm2's pm_id and name
+            #expect(!(try sv.ok("jlist")).contains("hunter2-value"))
+            #expect(!(try sv.ok("describe", "vars")).contains("hunter2-value"))
+            #expect(!(try sv.ok("describe", "vars", "--json")).contains("hunter2-value"))
+            #expect(try sv.ok("describe", "vars", "--env").contains("SECRET=hunter2-value"))
+            #expect(try sv.ok("env", "vars").split(separator: "\n").contains("SECRET=hunter2-value"))
+        }
+    }
+
+    @Test func commandLinesRunThroughBash() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let result = try sv.run(["start", "echo started-by-bash && sleep 60"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let info = try sv.app("echo started-by-bash && sleep 60")
+            #expect(info?.status == .online)
+            #expect(eventually { read(info?.outLog ?? "").contains("started-by-bash") })
+        }
+    }
+
+    @Test func typescriptNeedsAnInterpreter() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let app = try sv.file("app.ts", "console.log('x')")
+            let result = try sv.run(["start", app])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("--interpreter"))
+            #expect(try sv.list().isEmpty)
+        }
+    }
+}

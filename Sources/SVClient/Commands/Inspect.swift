@@ -48,6 +48,7 @@ struct Describe: ParsableCommand {
         commandName: "describe", abstract: "Show everything about an app.", aliases: ["show", "info"])
     @OptionGroup var targets: TargetArguments
     @Flag(help: "Print JSON (an array: one object per instance, with its recent runs).") var json = false
+    @Flag(help: "Also print the environment's values (hidden otherwise).") var env = false
 
     func run() throws {
         let reply = try Client.connectOrStart().send(.describe(try targets.resolved()))
@@ -56,8 +57,17 @@ struct Describe: ParsableCommand {
             return
         }
         let details = try Render.details(reply)
+        let values = env ? try Client.connectOrStart().send(.environment(try targets.resolved())).arrayValue ?? [] : []
         for (n, detail) in details.enumerated() {
             if n > 0 { say("") }
+            defer {
+                if let entry = values.first(where: { $0["id"]?.intValue == Int64(detail.info.id.rawValue) }),
+                    case .object(let variables)? = entry["env"]
+                {
+                    say("\nenvironment:")
+                    for (key, value) in variables.pairs { say("  \(key)=\(value.stringValue ?? "")") }
+                }
+            }
             say(
                 Self.render(
                     detail, dropped: reply.arrayValue?[n]["droppedLogBytes"]?.intValue ?? 0,
@@ -122,5 +132,19 @@ struct Ping: ParsableCommand {
         say(
             "svd \(info.version), pid \(info.pid), up \(Render.duration(ms: info.uptimeMs)), exec generation \(info.execGeneration), \(info.wakeups) wake-ups, \(info.apps) apps"
         )
+    }
+}
+
+/// The environment an app gets, values included: `KEY=VALUE`, one a line.
+struct Env: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "env", abstract: "Print the environment an app gets (values included).")
+    @Argument(help: "An id or a name.") var target: String
+
+    func run() throws {
+        let reply = try Client.connectOrStart().send(.environment([Target(parsing: target)]))
+        for entry in reply.arrayValue ?? [] {
+            guard case .object(let variables)? = entry["env"] else { continue }
+            for (key, value) in variables.pairs { say("\(key)=\(value.stringValue ?? "")") }
+        }
     }
 }

@@ -142,6 +142,20 @@ enum ScriptResolver {
         }
         switch System.kind(of: script) {
         case .missing:
+            // A command line ("npm run start") runs through bash -c, named after the string (pm2).
+            if target.contains(" ") {
+                guard let bash = System.findInPath("bash", path: environment["PATH"]) else {
+                    throw CLIError("cannot start '\(target)': a command line needs bash, not found in PATH")
+                }
+                let appName = name ?? target
+                if let problem = AppName.problem(with: appName) {
+                    throw CLIError("cannot start '\(target)': the name '\(appName)' is not valid (\(problem)); give --name")
+                }
+                var spec = AppSpec(name: appName, script: bash, cwd: workingDirectory)
+                spec.interpreterArgs = []
+                spec.commandLine = target
+                return spec
+            }
             // A word without a slash may be an app's name or id ("api", "api.v2"); a path is a
             // missing file.
             if target.contains("/") {
@@ -158,6 +172,10 @@ enum ScriptResolver {
             return String(base[base.index(after: dot)...])
         }
         var resolvedInterpreter: String?
+        if interpreter == nil, ext == "ts" || ext == "tsx" {
+            throw CLIError(
+                "cannot start '\(target)': sv does not compile TypeScript; give --interpreter (e.g. --interpreter tsx, or ts-node), or start the compiled .js")
+        }
         if let interpreter, interpreter != "none" {
             guard let found = System.findInPath(interpreter, path: environment["PATH"]) else {
                 throw CLIError("cannot start '\(target)': interpreter '\(interpreter)' not found in PATH")
