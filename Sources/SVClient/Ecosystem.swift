@@ -93,17 +93,7 @@ enum Ecosystem {
         do { return try JSON.parse(out) } catch { throw CLIError("\(path): it does not export plain data (\(error))") }
     }
 
-    static func readStandardInput() -> [UInt8]? {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return nil }
-            if n == 0 { return bytes }
-            bytes += chunk[0..<n]
-        }
-    }
+    static func readStandardInput() -> [UInt8]? { Files.readAll(0) }
 
     static func position(of offset: Int, in bytes: [UInt8]) -> (Int, Int) {
         var line = 1
