@@ -39,7 +39,8 @@ extension Daemon {
                 return .success(try beginUpdate(svdPath: path))
             case .start(let arguments):
                 if arguments.ecosystem == true {
-                    return .success(try startEcosystem(arguments.specs, client: client, requestID: requestID))
+                    return .success(
+                        try startEcosystem(arguments.specs, createOnly: arguments.createOnly == true, client: client, requestID: requestID))
                 }
                 return .success(try start(arguments))
             case .startExisting(let targets):
@@ -186,7 +187,9 @@ extension Daemon {
 
     /// An ecosystem file's apps: each one started if missing, started again if stopped, restarted
     /// if up, always with the file's options (pm2's `start FILE`, `startOrRestart`).
-    private func startEcosystem(_ specs: [AppSpec], client: Int, requestID: Int) throws(ReplyError) -> JSON {
+    private func startEcosystem(_ specs: [AppSpec], createOnly: Bool, client: Int, requestID: Int) throws(ReplyError)
+        -> JSON
+    {
         var results: [JSON] = []
         for spec in specs {
             if let problem = AppName.problem(with: spec.name) {
@@ -198,6 +201,20 @@ extension Daemon {
             spec.capturedEnv = interned(spec.capturedEnv)
             let what: String
             let app: App
+            if createOnly, let existing = apps.values.filter({ $0.name == spec.name }).min(by: { $0.id < $1.id }) {
+                // An import never touches an app that exists.
+                results.append(.object(JSONObject([
+                    ("what", .string("exists, left as it is:")), ("id", .int(Int64(existing.id.rawValue))), ("name", .string(existing.name)),
+                ])))
+                continue
+            }
+            if createOnly {
+                let created = try createApp(spec: spec)
+                results.append(.object(JSONObject([
+                    ("what", .string("imported")), ("id", .int(Int64(created.id.rawValue))), ("name", .string(created.name)),
+                ])))
+                continue
+            }
             if let existing = apps.values.filter({ $0.name == spec.name }).min(by: { $0.id < $1.id }) {
                 existing.apply(spec)
                 if existing.machine.process != nil || existing.machine.status == .waitingRestart {

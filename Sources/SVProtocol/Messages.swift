@@ -244,10 +244,13 @@ public struct StartArguments: Codable, Sendable {
     /// From an ecosystem file (pm2's behaviour): start what is missing, restart what runs, with
     /// the file's options. The reply then says what was done to each app.
     public var ecosystem: Bool?
-    public init(specs: [AppSpec], force: Bool, ecosystem: Bool? = nil) {
+    /// With `ecosystem`: create the missing apps stopped, touch nothing that exists (`sv import`).
+    public var createOnly: Bool?
+    public init(specs: [AppSpec], force: Bool, ecosystem: Bool? = nil, createOnly: Bool? = nil) {
         self.specs = specs
         self.force = force
         self.ecosystem = ecosystem
+        self.createOnly = createOnly
     }
 }
 

@@ -158,3 +158,56 @@ struct EnvironmentTests {
         }
     }
 }
+
+/// `sv import pm2` of the dump pm2 7.0.3 wrote (../shared/fixtures/pm2): names, scripts, args,
+/// cwd, env, restart options; instances and unmapped keys listed.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct ImportTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures/pm2").path
+
+    @Test func importsTheFixtureDump() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let dump = Self.fixtures + "/dump.pm2"
+            try #require(FileManager.default.fileExists(atPath: dump), "the pm2 fixture is missing at \(dump)")
+            let result = try sv.run(["import", "pm2", dump])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("imported api (id 1)"))
+            #expect(result.stdout.contains("imported worker (id 2)"))
+            #expect(result.stdout.contains("imported cron-job (id 3)"))
+            #expect(result.stdout.contains("api: 2 instances → 1"))
+            #expect(result.stdout.contains("api.max_memory_restart"))
+            let apps = try sv.list()
+            #expect(apps.map(\.name) == ["api", "worker", "cron-job"])
+            #expect(apps.allSatisfy { $0.status == .stopped })  // nothing started without --start
+            let worker = try sv.describe("worker").spec
+            #expect(worker.script == "/srv/shop/worker.js")
+            #expect(worker.cwd == "/srv/shop")
+            #expect(worker.args == ["--queue", "emails", "--concurrency", "4"])
+            #expect(worker.policy.restartDelay == .milliseconds(2000))
+            #expect(worker.policy.maxRestarts == 10)
+            #expect(worker.policy.minUptime == .milliseconds(5000))
+            #expect(worker.policy.killTimeout == .milliseconds(8000))
+            #expect(worker.interpreter?.hasSuffix("/node") == true)
+            let env = try sv.ok("env", "worker")
+            #expect(env.contains("QUEUE=emails-prod"))
+            #expect(!env.contains("PM2_HOME"))
+            #expect(try sv.ok("env", "api").contains("PORT=8080"))
+            #expect(try sv.describe("cron-job").spec.policy.autorestart == false)
+            #expect(try sv.describe("cron-job").spec.args == ["--once"])
+            // Importing again creates nothing twice.
+            let again = try sv.run(["import", "pm2", dump])
+            #expect(again.stdout.contains("exists, left as it is: api (id 1)"))
+            #expect(try sv.list().count == 3)
+        }
+    }
+
+    @Test func importsAnEcosystemFile() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            // The fixture's ecosystem file uses cluster mode: refused with the increment_var line.
+            let result = try sv.run(["import", "pm2", Self.fixtures + "/ecosystem.config.js"])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("increment_var"))
+        }
+    }
+}

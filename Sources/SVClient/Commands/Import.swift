@@ -1,0 +1,124 @@
+import ArgumentParser
+import Glibc
+import SVCore
+import SVProtocol
+
+/// `sv import pm2 [FILE]`: the apps of a pm2 dump (`~/.pm2/dump.pm2`, written by `pm2 save`) or
+/// of an ecosystem file, created in sv with their names, scripts, args, cwd, env and restart
+/// options; stopped unless `--start`. Paths are taken as they are.
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import", abstract: "Import pm2's apps: sv import pm2 [FILE] (default ~/.pm2/dump.pm2).")
+    @Argument(help: "What to import from: pm2.") var source: String
+    @Argument(help: "A dump.pm2 or an ecosystem file.") var file: String?
+    @Flag(help: "Start the imported apps.") var start = false
+
+    func validate() throws {
+        if source != "pm2" { throw ValidationError("sv can import from pm2 only: sv import pm2 [FILE]") }
+    }
+
+    func run() throws {
+        let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
+        let path = System.absolute(file ?? home + "/.pm2/dump.pm2", base: System.currentDirectory)
+        let (specs, unmapped) = try Ecosystem.isEcosystemFile(path)
+            ? Self.fromEcosystem(path) : PM2Dump.specs(path: path, environment: System.environment)
+        guard !specs.isEmpty else { throw CLIError("\(path): no apps to import") }
+        let reply = try Client.connectOrStart().send(
+            .start(StartArguments(specs: specs, force: false, ecosystem: true, createOnly: !start)))
+        for entry in reply.arrayValue ?? [] {
+            say("\(entry["what"]?.stringValue ?? "?") \(entry["name"]?.stringValue ?? "?") (id \(entry["id"]?.intValue ?? 0))")
+        }
+        if !unmapped.isEmpty {
+            say("not mapped:")
+            for line in unmapped { say("  " + line) }
+        }
+        if !start { say("start them with: sv start \(specs.map(\.name).joined(separator: " "))") }
+    }
+
+    static func fromEcosystem(_ path: String) throws -> ([AppSpec], [String]) {
+        let (specs, warnings) = try Ecosystem.load(
+            path: path, envName: nil, only: nil, callerDirectory: System.currentDirectory, environment: System.environment)
+        return (specs, warnings)
+    }
+}
+
+/// pm2's dump.pm2: an array of process descriptions (pm2_env flattened), one per instance.
+enum PM2Dump {
+    /// pm2's own variables, and the shell's of the machine that ran pm2 (the dump's `env` holds
+    /// that whole environment): an app gets the importer's instead.
+    static func isPM2Internal(_ key: String, app name: String) -> Bool {
+        let shell: Set<String> = [
+            "HOME", "PATH", "PWD", "OLDPWD", "SHLVL", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "MAIL", "_", "unique_id",
+        ]
+        return key.hasPrefix("PM2_") || key.hasPrefix("pm_") || key.hasPrefix("LC_") || key.hasPrefix("SSH_")
+            || key.hasPrefix("XDG_") || key == "NODE_APP_INSTANCE" || key == "_pm2_version" || key == name
+            || shell.contains(key)
+    }
+
+    static func specs(path: String, environment: [String: String]) throws -> ([AppSpec], [String]) {
+        guard let bytes = Files.readBytes(path) else {
+            throw CLIError("cannot read \(path): \(System.errorText(errno)) (run `pm2 save` first, or give the file)")
+        }
+        let document: JSON
+        do { document = try JSON.parse(bytes) } catch {
+            let (line, column) = Ecosystem.position(of: error.offset, in: bytes)
+            throw CLIError("\(path):\(line):\(column): \(error.message)")
+        }
+        guard let processes = document.arrayValue else { throw CLIError("\(path) is not a pm2 dump (an array of apps)") }
+        var specs: [AppSpec] = []
+        var seen: [String: Int] = [:]
+        var unmapped: [String] = []
+        for process in processes {
+            guard let name = process["name"]?.stringValue, let script = process["pm_exec_path"]?.stringValue else {
+                unmapped.append("an entry without name or pm_exec_path: skipped")
+                continue
+            }
+            seen[name, default: 0] += 1
+            if seen[name]! > 1 { continue }  // counted just above: another instance of one app
+            var spec = AppSpec(name: name, script: script, cwd: process["pm_cwd"]?.stringValue ?? "/")
+            let interpreter = process["exec_interpreter"]?.stringValue ?? "node"
+            if interpreter != "none" {
+                spec.interpreter = System.findInPath(interpreter, path: environment["PATH"]) ?? interpreter
+                if !interpreter.contains("/") && System.findInPath(interpreter, path: environment["PATH"]) == nil {
+                    unmapped.append("\(name): interpreter '\(interpreter)' is not in PATH here; stored as it is")
+                }
+            }
+            switch process["args"] {
+            case .array(let items)?: spec.args = items.compactMap(\.stringValue)
+            case .string(let line)?: spec.args = line.split(separator: " ").map(String.init)
+            default: break
+            }
+            switch process["node_args"] {
+            case .array(let items)?: spec.interpreterArgs = items.compactMap(\.stringValue)
+            case .string(let line)?: spec.interpreterArgs = line.split(separator: " ").map(String.init)
+            default: break
+            }
+            if case .object(let env)? = process["env"] {
+                for (key, value) in env.pairs where !isPM2Internal(key, app: name) {
+                    if let text = value.stringValue ?? value.intValue.map(String.init) { spec.env[key] = text }
+                }
+            }
+            spec.capturedEnv = CapturedEnvironment.filter(environment)
+            if let flag = process["autorestart"]?.boolValue { spec.policy.autorestart = flag }
+            if let ms = process["restart_delay"]?.intValue { spec.policy.restartDelay = .milliseconds(ms) }
+            if let ms = process["exp_backoff_restart_delay"]?.intValue { spec.policy.expBackoffRestartDelay = .milliseconds(ms) }
+            if let n = process["max_restarts"]?.intValue { spec.policy.maxRestarts = Int(n) }
+            if let ms = process["min_uptime"]?.intValue { spec.policy.minUptime = .milliseconds(ms) }
+            if let ms = process["kill_timeout"]?.intValue { spec.policy.killTimeout = .milliseconds(ms) }
+            if case .array(let codes)? = process["stop_exit_codes"] {
+                spec.policy.stopExitCodes = codes.compactMap { $0.intValue.map { Int32(truncatingIfNeeded: $0) } }
+            }
+            for key in ["max_memory_restart", "cron_restart", "watch"] where process[key] != nil && process[key] != .null && process[key] != .bool(false) {
+                unmapped.append("\(name).\(key) (\(process[key]?.serialized ?? "")): not supported yet")
+            }
+            if let mode = process["exec_mode"]?.stringValue, mode.hasPrefix("cluster") {
+                unmapped.append("\(name): cluster mode → one fork-mode instance (give instances ports with increment_var once instances exist)")
+            }
+            specs.append(spec)
+        }
+        for (name, count) in seen.sorted(by: { $0.key < $1.key }) where count > 1 {
+            unmapped.append("\(name): \(count) instances → 1 (instances are not built yet)")
+        }
+        return (specs, unmapped)
+    }
+}
