@@ -112,7 +112,14 @@ final class Client {
             let n = line[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw CLIError("lost the connection to svd: \(System.errorText(errno))")
+                let reason = System.errorText(errno)
+                // svd may have answered why it closed the connection (an oversized request).
+                if let line = try? readLine(), let reply = try? Reply(json: try JSON.parse(line)),
+                    case .failure(let error) = reply.outcome
+                {
+                    throw CLIError(error.message, code: error.code.rawValue)
+                }
+                throw CLIError("lost the connection to svd: \(reason)")
             }
             offset += n
         }

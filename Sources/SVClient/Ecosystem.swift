@@ -15,7 +15,7 @@ enum Ecosystem {
         "name", "script", "args", "cwd", "interpreter", "exec_interpreter", "interpreter_args", "node_args", "env",
         "restart_delay", "exp_backoff_restart_delay", "max_restarts", "min_uptime", "kill_timeout", "autorestart",
         "stop_exit_codes", "out_file", "output", "error_file", "error", "time", "log_date_format", "log_max_size",
-        "log_keep", "exec_mode", "instances",
+        "log_keep", "exec_mode", "instances", "kill_signal",
     ]
     /// Keys of features built later: accepted with a warning naming them, never silently ignored.
     static let notYet: Set<String> = [
@@ -243,6 +243,10 @@ enum Ecosystem {
             if let v = try milliseconds("min_uptime") { spec.policy.minUptime = .milliseconds(v) }
             if let v = try milliseconds("kill_timeout") { spec.policy.killTimeout = .milliseconds(v) }
             if let v = try bool("autorestart") { spec.policy.autorestart = v }
+            if let name = try string("kill_signal") {
+                guard let signal = Signal(parsing: name) else { throw fail("kill_signal", "a signal like \"SIGTERM\"") }
+                spec.policy.killSignal = signal
+            }
             switch object["stop_exit_codes"] {
             case .int(let code)?: spec.policy.stopExitCodes = [Int32(truncatingIfNeeded: code)]
             case .array(let codes)?:

@@ -37,7 +37,13 @@ extension Daemon {
                 return .success(try JSONCoder.encode(info))
             case .update(let path):
                 return .success(try beginUpdate(svdPath: path))
-            case .start(let arguments):
+            case .start(var arguments):
+                if let shared = arguments.sharedCapturedEnv {
+                    let env = interned(shared)
+                    for index in arguments.specs.indices where arguments.specs[index].capturedEnv.isEmpty {
+                        arguments.specs[index].capturedEnv = env
+                    }
+                }
                 if arguments.ecosystem == true {
                     return .success(
                         try startEcosystem(arguments.specs, createOnly: arguments.createOnly == true, client: client, requestID: requestID))

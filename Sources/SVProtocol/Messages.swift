@@ -246,7 +246,18 @@ public struct StartArguments: Codable, Sendable {
     public var ecosystem: Bool?
     /// With `ecosystem`: create the missing apps stopped, touch nothing that exists (`sv import`).
     public var createOnly: Bool?
+    /// The captured environment of every spec whose own is empty: sent once, not once per app
+    /// (1,000 apps would not fit a 1 MiB frame otherwise).
+    public var sharedCapturedEnv: [String: String]?
     public init(specs: [AppSpec], force: Bool, ecosystem: Bool? = nil, createOnly: Bool? = nil) {
+        // Hoisted when every spec has the same captured environment (one sv start).
+        var specs = specs
+        if specs.count > 1, let first = specs.first?.capturedEnv, !first.isEmpty,
+            specs.allSatisfy({ $0.capturedEnv == first })
+        {
+            for index in specs.indices { specs[index].capturedEnv = [:] }
+            sharedCapturedEnv = first
+        }
         self.specs = specs
         self.force = force
         self.ecosystem = ecosystem

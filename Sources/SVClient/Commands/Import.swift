@@ -19,20 +19,31 @@ struct Import: ParsableCommand {
 
     func run() throws {
         let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
-        let path = System.absolute(file ?? home + "/.pm2/dump.pm2", base: System.currentDirectory)
+        let pm2Home = getenv("PM2_HOME").map { String(cString: $0) } ?? home + "/.pm2"
+        let path = System.absolute(file ?? pm2Home + "/dump.pm2", base: System.currentDirectory)
         let (specs, unmapped) = try Ecosystem.isEcosystemFile(path)
             ? Self.fromEcosystem(path) : PM2Dump.specs(path: path, environment: System.environment)
         guard !specs.isEmpty else { throw CLIError("\(path): no apps to import") }
-        let reply = try Client.connectOrStart().send(
-            .start(StartArguments(specs: specs, force: false, ecosystem: true, createOnly: !start)))
+        // Apps that exist are never touched, with --start too: only the imported ones start.
+        let client = try Client.connectOrStart()
+        let reply = try client.send(.start(StartArguments(specs: specs, force: false, ecosystem: true, createOnly: true)))
+        var imported: [Target] = []
         for entry in reply.arrayValue ?? [] {
             say("\(entry["what"]?.stringValue ?? "?") \(entry["name"]?.stringValue ?? "?") (id \(entry["id"]?.intValue ?? 0))")
+            if entry["what"]?.stringValue == "imported", let id = entry["id"]?.intValue { imported.append(.id(AppID(Int(id)))) }
+        }
+        if start && !imported.isEmpty {
+            for info in try Render.apps(try client.send(.startExisting(imported))) {
+                say("started \(info.name) (id \(info.id)): \(info.status.rawValue)")
+            }
         }
         if !unmapped.isEmpty {
             say("not mapped:")
             for line in unmapped { say("  " + line) }
         }
-        if !start { say("start them with: sv start \(specs.map(\.name).joined(separator: " "))") }
+        if !start && !imported.isEmpty {
+            say("start them with: sv start \(imported.map(\.description).joined(separator: " "))")
+        }
     }
 
     static func fromEcosystem(_ path: String) throws -> ([AppSpec], [String]) {
