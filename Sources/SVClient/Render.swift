@@ -4,7 +4,8 @@ import SVProtocol
 /// How replies look on a terminal: tables and key–value blocks.
 enum Render {
     static func apps(_ json: JSON) throws -> [AppInfo] {
-        do { return try JSONCoder.decode([AppInfo].self, from: json) } catch {
+        guard let items = json.arrayValue else { throw CLIError("svd sent an app list sv cannot read; run `sv update`") }
+        do { return try items.map { (item) throws(ProtocolError) in try AppInfo(json: item) } } catch {
             throw CLIError("svd sent an app list sv cannot read (\(error)); run `sv update`")
         }
     }

@@ -182,6 +182,6 @@ extension Daemon {
     func appInfos(_ list: [App]) -> JSON {
         let now = SystemClock.now
         let ticks = ProcFS.uptimeTicks()
-        return .array(list.sorted { $0.id < $1.id }.compactMap { try? JSONCoder.encode($0.info(now: now, uptimeTicks: ticks)) })
+        return .array(list.sorted { $0.id < $1.id }.map { $0.info(now: now, uptimeTicks: ticks).json })
     }
 }

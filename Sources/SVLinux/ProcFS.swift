@@ -17,12 +17,13 @@ public enum ProcFS {
     static let ticksPerSecond = UInt64(max(sv_clock_ticks(), 1))
     static let pageSize = UInt64(max(sv_page_size(), 4096))
 
-    /// Reads `/proc/PID/stat` and `/proc/PID/statm`; nil when the process is gone.
+    /// Reads `/proc/PID/stat` (one read: `list` does this for every app); nil when the process is gone.
     public static func usage(of pid: ProcessID) -> Usage? {
-        guard let stat = Files.readSmall("/proc/\(pid.rawValue)/stat"),
+        guard let stat = Files.readOnce("/proc/\(pid.rawValue)/stat"),
             let close = stat.lastIndex(of: UInt8(ascii: ")"))
         else { return nil }
-        // Fields after "(comm)": state is field 3; utime 14, stime 15, starttime 22, session 6.
+        // Fields after "(comm)": state is field 3; utime 14, stime 15, starttime 22, session 6,
+        // rss (pages) 24.
         let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
         func field(_ n: Int) -> UInt64 {
             let i = n - 3
@@ -31,15 +32,8 @@ public enum ProcFS {
             for b in fields[i] where b >= 48 && b <= 57 { value = value &* 10 &+ UInt64(b - 48) }
             return value
         }
-        var resident: UInt64 = 0
-        if let statm = Files.readSmall("/proc/\(pid.rawValue)/statm") {
-            let parts = statm.split(separator: UInt8(ascii: " "))
-            if parts.count > 1 {
-                for b in parts[1] where b >= 48 && b <= 57 { resident = resident * 10 + UInt64(b - 48) }
-            }
-        }
         return Usage(
-            cpuTicks: field(14) + field(15), startTicks: field(22), residentBytes: resident * pageSize,
+            cpuTicks: field(14) + field(15), startTicks: field(22), residentBytes: field(24) * pageSize,
             sessionID: Int32(truncatingIfNeeded: field(6)))
     }
 

@@ -133,3 +133,58 @@ public struct LineBuffer: Sendable {
 
     public var isEmpty: Bool { pending.isEmpty }
 }
+
+extension AppInfo {
+    /// The same JSON as its Codable form, built directly: `list` of 1,000 apps spent ~20 ms in the
+    /// generic encoder (a golden test keeps the two identical).
+    public var json: JSON {
+        var o = JSONObject()
+        o["id"] = .int(Int64(id.rawValue))
+        o["name"] = .string(name)
+        o["status"] = .string(status.rawValue)
+        o["desired"] = .string(desired.rawValue)
+        if let pid { o["pid"] = .int(Int64(pid.rawValue)) }
+        if let startedAtMs { o["startedAtMs"] = .int(startedAtMs) }
+        if let uptimeMs { o["uptimeMs"] = .int(uptimeMs) }
+        o["restarts"] = .int(Int64(restarts))
+        o["unstableRestarts"] = .int(Int64(unstableRestarts))
+        if let cpuPercent { o["cpuPercent"] = .double(cpuPercent) }
+        if let memoryBytes { o["memoryBytes"] = .int(memoryBytes) }
+        o["script"] = .string(script)
+        if let interpreter { o["interpreter"] = .string(interpreter) }
+        o["args"] = .array(args.map { .string($0) })
+        o["cwd"] = .string(cwd)
+        o["outLog"] = .string(outLog)
+        o["errLog"] = .string(errLog)
+        o["lastDecision"] = .string(lastDecision)
+        if let nextRetryInMs { o["nextRetryInMs"] = .int(nextRetryInMs) }
+        o["ready"] = .bool(ready)
+        return .object(o)
+    }
+
+    /// Reads the JSON of `json` (or of the Codable form) without the generic decoder.
+    public init(json: JSON) throws(ProtocolError) {
+        guard case .object(let o) = json, let id = o["id"]?.intValue, let name = o["name"]?.stringValue,
+            let status = o["status"]?.stringValue.flatMap(AppStatus.init(rawValue:)),
+            let desired = o["desired"]?.stringValue.flatMap(Desired.init(rawValue:)),
+            let script = o["script"]?.stringValue, let cwd = o["cwd"]?.stringValue
+        else { throw .malformed("an app is missing id, name, status, desired, script or cwd") }
+        self.init(
+            id: AppID(Int(id)), name: name, status: status, desired: desired,
+            restarts: Int(o["restarts"]?.intValue ?? 0), unstableRestarts: Int(o["unstableRestarts"]?.intValue ?? 0),
+            script: script, interpreter: o["interpreter"]?.stringValue,
+            args: o["args"]?.arrayValue?.compactMap(\.stringValue) ?? [], cwd: cwd,
+            outLog: o["outLog"]?.stringValue ?? "", errLog: o["errLog"]?.stringValue ?? "",
+            lastDecision: o["lastDecision"]?.stringValue ?? "", ready: o["ready"]?.boolValue ?? false)
+        pid = o["pid"]?.intValue.map { ProcessID(Int32(truncatingIfNeeded: $0)) }
+        startedAtMs = o["startedAtMs"]?.intValue
+        uptimeMs = o["uptimeMs"]?.intValue
+        switch o["cpuPercent"] {
+        case .double(let d)?: cpuPercent = d
+        case .int(let i)?: cpuPercent = Double(i)
+        default: cpuPercent = nil
+        }
+        memoryBytes = o["memoryBytes"]?.intValue
+        nextRetryInMs = o["nextRetryInMs"]?.intValue
+    }
+}

@@ -88,3 +88,26 @@ import Testing
         }
     }
 }
+
+@Suite struct AppInfoWireTests {
+    /// The hand-written JSON of AppInfo is the Codable one, field for field (the jlist schema).
+    @Test func handWrittenJSONMatchesCodable() throws {
+        var info = AppInfo(
+            id: AppID(7), name: "api", status: .online, desired: .online, restarts: 2, unstableRestarts: 1,
+            script: "/srv/api.js", interpreter: "/usr/bin/node", args: ["--port", "80"], cwd: "/srv", outLog: "/o",
+            errLog: "/e", lastDecision: "started by user", ready: true)
+        info.pid = ProcessID(4242)
+        info.startedAtMs = 1_700_000_000_000
+        info.uptimeMs = 1234
+        info.cpuPercent = 0.5
+        info.memoryBytes = 42_000_000
+        info.nextRetryInMs = 100
+        #expect(info.json == (try JSONCoder.encode(info)))
+        #expect(try AppInfo(json: info.json) == info)
+        let sparse = AppInfo(
+            id: AppID(1), name: "x", status: .stopped, desired: .stopped, restarts: 0, unstableRestarts: 0, script: "/x",
+            interpreter: nil, args: [], cwd: "/", outLog: "", errLog: "", lastDecision: "", ready: false)
+        #expect(sparse.json == (try JSONCoder.encode(sparse)))
+        #expect(try AppInfo(json: try JSONCoder.encode(sparse)) == sparse)
+    }
+}
