@@ -150,13 +150,11 @@ extension Daemon {
     func logOwner(of fd: FileDescriptor) -> String? {
         var wanted = stat()
         guard fstat(fd.rawValue, &wanted) == 0, wanted.st_mode & S_IFMT == S_IFREG else { return nil }
+        let key = FileKey(device: UInt64(wanted.st_dev), inode: UInt64(wanted.st_ino))
+        // The streams remember their file's key: no stat per app (1,000 apps made this quadratic).
         for app in apps.values {
-            for (stream, name) in [(app.stdout, "stdout"), (app.stderr, "stderr")] {
-                var info = stat()
-                if fstat(stream.file.rawValue, &info) == 0 && info.st_dev == wanted.st_dev && info.st_ino == wanted.st_ino {
-                    return "\(app.name) (id \(app.id), \(name))"
-                }
-            }
+            if app.stdout.fileKey == key { return "\(app.name) (id \(app.id), stdout)" }
+            if app.stderr.fileKey == key { return "\(app.name) (id \(app.id), stderr)" }
         }
         return nil
     }

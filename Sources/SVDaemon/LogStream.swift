@@ -18,6 +18,8 @@ final class LogStream {
     private(set) var size: Int64 = 0
     /// A regular file (rotated) rather than a device such as /dev/null (never rotated).
     private(set) var isRegularFile = false
+    /// The file's (device, inode), for the one-writer-per-file check without a stat per app.
+    private(set) var fileKey: FileKey?
     var maxSize: ByteSize
     var keep: Int
     var timestamps: LogDateFormat?
@@ -145,12 +147,19 @@ final class LogStream {
         guard fstat(file.rawValue, &info) == 0 else { return }
         isRegularFile = info.st_mode & S_IFMT == S_IFREG
         size = Int64(info.st_size)
+        fileKey = isRegularFile ? FileKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) : nil
     }
 
     func close() {
         pipe.close()
         file.closeQuietly()
     }
+}
+
+/// A file's identity: two paths to one file have the same key.
+struct FileKey: Hashable {
+    let device: UInt64
+    let inode: UInt64
 }
 
 /// The timestamp text, formatted once per second and reused (design.md §7), or once per
