@@ -211,3 +211,28 @@ struct ImportTests {
         }
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct UpdateEnvTests {
+    func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// `restart --update-env` replaces (a removed variable disappears, pm2 issue #3486 merges);
+    /// a plain restart keeps what the app had.
+    @Test func updateEnvReplacesPlainRestartKeeps() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try FileManager.default.createDirectory(atPath: sv.work + "/app", withIntermediateDirectories: true)
+            try sv.file("app/env.js", "console.log('A=' + process.env.A + ' B=' + process.env.B); setInterval(() => {}, 1000);")
+            let file = try sv.file("app/env.json", "{\"apps\": [{\"name\": \"envy\", \"script\": \"env.js\", \"env\": {\"A\": \"1\", \"B\": \"2\"}}]}")
+            try sv.ok("start", file)
+            let log = sv.home + "/logs/envy-out.log"
+            #expect(eventually { read(log).contains("A=1 B=2") })
+            // B removed, A changed in the file.
+            try "{\"apps\": [{\"name\": \"envy\", \"script\": \"env.js\", \"env\": {\"A\": \"3\"}}]}".write(toFile: file, atomically: true, encoding: .utf8)
+            try sv.ok("restart", "envy")
+            #expect(eventually { read(log).split(separator: "\n").count >= 2 })
+            #expect(read(log).split(separator: "\n").last == "A=1 B=2")  // plain restart keeps
+            try sv.ok("restart", file, "--update-env")
+            #expect(eventually { read(log).split(separator: "\n").last == "A=3 B=undefined" })
+        }
+    }
+}

@@ -23,6 +23,19 @@ struct Restart: ParsableCommand {
     @Flag(help: "Replace the captured environment with your current one.") var updateEnv = false
 
     func run() throws {
+        // `restart FILE --update-env`: the file's env is read again (and the caller's environment
+        // captured anew): the apps restart with the file as it is now. Removed variables go away.
+        if updateEnv, targets.targets.count == 1, Ecosystem.isEcosystemFile(targets.targets[0]) {
+            let file = System.absolute(targets.targets[0], base: System.currentDirectory)
+            let (specs, warnings) = try Ecosystem.load(
+                path: file, envName: nil, only: nil, callerDirectory: System.currentDirectory, environment: System.environment)
+            for warning in warnings { System.writeStderr("sv: warning: \(warning)\n") }
+            let reply = try Client.connectOrStart().send(.start(StartArguments(specs: specs, force: false, ecosystem: true)))
+            for entry in reply.arrayValue ?? [] {
+                say("\(entry["what"]?.stringValue ?? "?") \(entry["name"]?.stringValue ?? "?") (id \(entry["id"]?.intValue ?? 0))")
+            }
+            return
+        }
         let env = updateEnv ? System.environment : nil
         let reply = try Client.connectOrStart().send(.restart(RestartArguments(targets: try targets.resolved(), updatedEnv: env)))
         say(Render.summary("restarted", try Render.apps(reply)), terminator: "")
