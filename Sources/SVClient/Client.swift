@@ -76,27 +76,10 @@ final class Client {
         } else {
             throw CLIError("cannot find svd beside sv or in PATH (reinstall with Scripts/install)")
         }
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(svd), nil]
-        defer { for pointer in argv { free(pointer) } }
         // svd gets sv's environment without a service manager's variables: an svd started from
         // inside another service must not notify it or log to its journal.
-        let dropped = ["NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "JOURNAL_STREAM=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES="]
-        var envp: [UnsafeMutablePointer<CChar>?] = []
-        var cursor = environ
-        while let entry = cursor.pointee {
-            let text = String(cString: entry)
-            if !dropped.contains(where: { text.hasPrefix($0) }) { envp.append(strdup(text)) }
-            cursor += 1
-        }
-        envp.append(nil)
-        defer { for pointer in envp { free(pointer) } }
-        let result = posix_spawn(&pid, svd, nil, nil, argv, envp)
-        guard result == 0 else { throw CLIError("cannot run \(svd): \(System.errorText(result))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // WIFEXITED and WEXITSTATUS are macros Swift cannot call: exited normally with code 0.
-        guard status & 0x7f == 0 && (status >> 8) & 0xff == 0 else {
+        let environment = CapturedEnvironment.filter(System.environment).map { "\($0.key)=\($0.value)" }
+        guard try System.runAndWait(svd, [svd], environment: environment) == 0 else {
             throw CLIError("svd failed to start (see the line above and \(home)/svd.log)")
         }
     }

@@ -91,21 +91,37 @@ enum System {
             unlink(outPath)
             unlink(errPath)
         }
+        let code = try runAndWait(command[0], command, output: (outPath, errPath))
+        return (code, Files.readBytes(outPath) ?? [], Files.readText(errPath) ?? "")
+    }
+
+    /// Runs `program` with `arguments` (argv[0] included) and waits: its exit code, or 128 +
+    /// the signal that ended it. `environment` defaults to sv's own; `output` redirects stdout
+    /// and stderr to files (stdin then /dev/null), else they are inherited.
+    static func runAndWait(
+        _ program: String, _ arguments: [String], environment: [String]? = nil, output: (String, String)? = nil
+    ) throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
+        if let (out, err) = output {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup($0) } + [nil] }
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp ?? [] { free(pointer) }
+        }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
-        guard rc == 0 else { throw CLIError("cannot run \(command[0]): \(errorText(rc))") }
+        let rc = envp.map { posix_spawn(&pid, program, &actions, nil, argv, $0) } ?? posix_spawn(&pid, program, &actions, nil, argv, environ)
+        guard rc == 0 else { throw CLIError("cannot run \(program): \(errorText(rc))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (code, Files.readBytes(outPath) ?? [], Files.readText(errPath) ?? "")
+        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift cannot call.
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     static var monotonicSeconds: Double {

@@ -209,7 +209,7 @@ extension Daemon {
         }
         log.info("exec \(exec.path) (handover of \(apps.count) apps)")
         let argv = [exec.path, "--reexec", String(memfd)]
-        let result: Int32 = withCStringArray(argv) { argv in sv_fexecve(exec.fd, argv) }
+        let result: Int32 = withCStrings(argv) { argv in sv_fexecve(exec.fd, argv) }
         // Still here: the exec failed. Put things back and go on.
         let reason = Errno(rawValue: errno).message
         for fd in kept { _ = sv_set_cloexec(fd.rawValue, 1) }
@@ -224,12 +224,4 @@ struct PendingExec {
     let fd: Int32
     let path: String
     let version: String
-}
-
-/// Calls `body` with a NULL-terminated C array of `strings`.
-func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { for pointer in pointers { free(pointer) } }
-    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }  // non-empty: it holds the nil
 }

@@ -237,15 +237,7 @@ struct StartupUnit {
         guard let program = System.findInPath(command[0], path: getenv("PATH").map { String(cString: $0) }) else {
             throw CLIError("\(command[0]) not found in PATH")
         }
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        let rc = posix_spawn(&pid, program, nil, nil, argv, environ)
-        guard rc == 0 else { throw CLIError("cannot run \(program): \(System.errorText(rc))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard status & 0x7f == 0 && (status >> 8) & 0xff == 0 else {
-            throw CLIError("`\(command.joined(separator: " "))` failed (exit status \((status >> 8) & 0xff))")
-        }
+        let code = try System.runAndWait(program, command)
+        guard code == 0 else { throw CLIError("`\(command.joined(separator: " "))` failed (exit status \(code))") }
     }
 }
