@@ -2,6 +2,18 @@ import Glibc
 import SVCore
 import SVProtocol
 
+/// `-i N`, `instances`: a count, `max` or 0 (one per CPU), or -N (one per CPU but N).
+enum InstanceCount {
+    static var processors: Int { max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1) }
+
+    static func resolve(_ n: Int) -> Int { n > 0 ? n : max(processors + n, 1) }
+
+    static func parse(_ text: String) -> Int? {
+        if text == "max" { return processors }
+        return Int(text).map(resolve)
+    }
+}
+
 /// pm2 ecosystem files (`*.json`, `*.config.js`, `.cjs`, `.mjs`): `apps: [...]` with pm2's keys.
 /// Errors point at the place (file, line and column; app and key); nothing starts when the file
 /// has one. Unknown keys warn, suggesting a known one.
@@ -15,12 +27,12 @@ enum Ecosystem {
         "name", "script", "args", "cwd", "interpreter", "exec_interpreter", "interpreter_args", "node_args", "env",
         "restart_delay", "exp_backoff_restart_delay", "max_restarts", "min_uptime", "kill_timeout", "autorestart",
         "stop_exit_codes", "out_file", "output", "error_file", "error", "time", "log_date_format", "log_max_size",
-        "log_keep", "exec_mode", "instances", "kill_signal",
+        "log_keep", "exec_mode", "instances", "kill_signal", "instance_var", "increment_var",
     ]
     /// Keys of features built later: accepted with a warning naming them, never silently ignored.
     static let notYet: Set<String> = [
         "watch", "ignore_watch", "watch_delay", "max_memory_restart", "cron_restart", "wait_ready", "listen_timeout",
-        "increment_var", "instance_var", "namespace", "log_file", "merge_logs", "combine_logs", "pid_file", "log_type",
+        "namespace", "log_file", "merge_logs", "combine_logs", "pid_file", "log_type",
     ]
 
     /// The apps of `path`: their specs, and warnings for the user.
@@ -205,11 +217,17 @@ enum Ecosystem {
             }
             if let mode = try string("exec_mode"), mode == "cluster" || mode == "cluster_mode" {
                 throw CLIError(
-                    "\(file): \(label).exec_mode: cluster is not supported: give each instance its own port with increment_var (one shared port comes with reload)"
+                    "\(file): \(label).exec_mode: cluster is not supported: instances run in fork mode, so give each its own port with increment_var: 'PORT' (one port shared by all instances comes with reload)"
                 )
             }
-            if let instances = object["instances"], instances != .null, instances != .int(1) {
-                warnings.append("\(file): \(label).instances: not supported yet; one instance is started")
+            var instances: Int?
+            switch object["instances"] {
+            case nil, .null?: break
+            case .int(let n)?: instances = InstanceCount.resolve(Int(n))
+            case .string(let text)?:
+                guard let n = InstanceCount.parse(text) else { throw fail("instances", "a number or \"max\"") }
+                instances = n
+            default: throw fail("instances", "a number or \"max\"")
             }
             let cwd = try string("cwd").map { System.absolute($0, base: folder) } ?? folder
             var interpreterOption = try string("interpreter") ?? string("exec_interpreter")
@@ -268,6 +286,10 @@ enum Ecosystem {
                 spec.logMaxSizeBytes = bytes
             }
             if let v = try number("log_keep") { spec.logKeep = Int(v) }
+            spec.instances = instances
+            spec.instanceVar = try string("instance_var")
+            spec.incrementVar = try string("increment_var")
+            if let problem = spec.incrementProblem { throw CLIError("\(file): \(label).increment_var: \(problem)") }
             return spec
         }
     }

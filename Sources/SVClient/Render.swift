@@ -16,6 +16,24 @@ enum Render {
         }
     }
 
+    /// What a start of an ecosystem file, a scale or an import did, one line per instance
+    /// ("restarted api (id 3)"; the instance index too, but for a lone instance 0).
+    static func outcomes(_ json: JSON) -> String {
+        let entries = json.arrayValue ?? []
+        var perName: [String: Int] = [:]
+        for entry in entries { perName[entry["name"]?.stringValue ?? "", default: 0] += 1 }
+        var out = ""
+        for entry in entries {
+            let name = entry["name"]?.stringValue ?? "?"
+            var where_ = "id \(entry["id"]?.intValue ?? 0)"
+            if let instance = entry["instance"]?.intValue, instance > 0 || perName[name, default: 0] > 1 {
+                where_ += ", instance \(instance)"
+            }
+            out += "\(entry["what"]?.stringValue ?? "?") \(name) (\(where_))\n"
+        }
+        return out
+    }
+
     /// The `list` table (cli.md): id, name, pid, uptime, restarts, status, cpu, memory.
     static func table(_ infos: [AppInfo]) -> String {
         guard !infos.isEmpty else { return "no apps (start one with 'sv start app.js')\n" }

@@ -10,14 +10,18 @@ public struct SV: ParsableCommand {
         version: "sv \(svVersion)",
         subcommands: [
             Start.self, StartOrRestart.self, Stop.self, Restart.self, Reload.self, Delete.self, List.self, Jlist.self, Prettylist.self,
-            Describe.self, Env.self, Pid.self, Reset.self, SendSignal.self, Logs.self, Flush.self, ReloadLogs.self, Save.self, Resurrect.self, Import.self, Startup.self, Unstartup.self, Ping.self, Kill.self,
+            Describe.self, Env.self, Pid.self, Reset.self, SendSignal.self, Logs.self, Flush.self, ReloadLogs.self, Save.self, Resurrect.self, Scale.self, Import.self, Startup.self, Unstartup.self, Ping.self, Kill.self,
             Update.self,
         ])
 
     public init() {}
 
-    /// `sv start app.js -- --port 80` → `sv start app.js --app-arg --port --app-arg 80`.
+    /// `sv start app.js -- --port 80` → `sv start app.js --app-arg --port --app-arg 80`;
+    /// `sv scale api -1` → `sv scale api -- -1` (a count, not an option).
     static func passingAppArguments(_ arguments: [String]) -> [String] {
+        if arguments.count == 3, arguments[0] == "scale", arguments[2].hasPrefix("-"), Int(arguments[2].dropFirst()) != nil {
+            return [arguments[0], arguments[1], "--", arguments[2]]
+        }
         guard arguments.first == "start", let split = arguments.firstIndex(of: "--") else { return arguments }
         return Array(arguments[..<split]) + arguments[(split + 1)...].flatMap { ["--app-arg", $0] }
     }

@@ -1,4 +1,5 @@
-/// What to run and how: everything `sv start` was told about an app. The same for every instance.
+/// What to run and how: everything `sv start` was told about an app. The same for every
+/// instance of a name; what differs per instance (its index) is the instance's own.
 public struct AppSpec: Hashable, Sendable, Codable {
     /// The app's name (validated by `AppName`).
     public var name: String
@@ -30,6 +31,14 @@ public struct AppSpec: Hashable, Sendable, Codable {
     public var logKeep: Int?
     /// A command line run through `bash -c` (`sv start "npm run start"`); `script` is bash then.
     public var commandLine: String?
+    /// `-i N`, `instances`: how many instances of this name run (nil: 1). Resolved to a count by
+    /// the client (`max` is one per CPU).
+    public var instances: Int?
+    /// `instance_var`: the variable that tells an instance its index (default `NODE_APP_INSTANCE`).
+    public var instanceVar: String?
+    /// `increment_var`: a variable of the env whose integer value grows by one per instance
+    /// (PORT 3000, 3001, …).
+    public var incrementVar: String?
 
     public static let defaultLogMaxSize = ByteSize(bytes: 10 << 20)
     public static let defaultLogKeep = 5
@@ -66,6 +75,30 @@ public struct AppSpec: Hashable, Sendable, Codable {
 
     /// The environment the app gets (without the variables svd adds per run).
     public var mergedEnv: [String: String] { capturedEnv.merging(env) { _, explicit in explicit } }
+
+    public var instanceCount: Int { max(instances ?? 1, 1) }
+    public static let defaultInstanceVar = "NODE_APP_INSTANCE"
+
+    /// Why `incrementVar` cannot be applied, or nil: its variable must hold an integer.
+    public var incrementProblem: String? {
+        guard let incrementVar else { return nil }
+        guard let value = mergedEnv[incrementVar] else {
+            return "increment_var '\(incrementVar)' is not in the app's environment (set it, e.g. \(incrementVar)=3000)"
+        }
+        guard Int(value) != nil else {
+            return "increment_var '\(incrementVar)' must hold an integer to count up from, got '\(value)'"
+        }
+        return nil
+    }
+
+    /// The environment of instance `index`: `mergedEnv`, its index in `instanceVar`, and
+    /// `incrementVar` counted up by the index.
+    public func environment(instance index: Int) -> [String: String] {
+        var env = mergedEnv
+        env[instanceVar ?? Self.defaultInstanceVar] = String(index)
+        if let incrementVar, let base = env[incrementVar].flatMap({ Int($0) }) { env[incrementVar] = String(base + index) }
+        return env
+    }
 
     static func baseName(_ path: String) -> Substring {
         path.split(separator: "/", omittingEmptySubsequences: true).last ?? Substring(path)

@@ -40,7 +40,7 @@ extension Daemon {
             let app: App
             do {
                 app = try createApp(
-                    spec: spec, restoring: id, outPath: row.outLog, errPath: row.errLog,
+                    spec: spec, restoring: id, instance: Int(row.instance), outPath: row.outLog, errPath: row.errLog,
                     inherited: (Pipe(read: fds[0], write: fds[1]), Pipe(read: fds[2], write: fds[3]), Pipe(read: fds[4], write: fds[5])))
             } catch {
                 abandon(entry, fds: fds + (ipcFD.map { [$0] } ?? []), why: error.message)

@@ -6,6 +6,8 @@ import SystemPackage
 /// One supervised instance: its machine, and the descriptors svd holds for it across runs.
 final class App {
     let id: AppID
+    /// Its index among the instances of its name: `NODE_APP_INSTANCE`, the `increment_var` step.
+    let instance: Int
     var machine: AppMachine
     /// fd 0 of every run: svd keeps the write end open, so the app never reads end-of-file.
     let stdin: Pipe
@@ -23,8 +25,9 @@ final class App {
 
     static let historyLimit = 10
 
-    init(id: AppID, spec: AppSpec, stdin: Pipe, stdout: LogStream, stderr: LogStream) {
+    init(id: AppID, instance: Int, spec: AppSpec, stdin: Pipe, stdout: LogStream, stderr: LogStream) {
         self.id = id
+        self.instance = instance
         self.machine = AppMachine(spec: spec)
         self.stdin = stdin
         self.stdout = stdout
@@ -67,6 +70,7 @@ final class App {
             unstableRestarts: machine.unstableRuns, script: spec.script, interpreter: spec.interpreter,
             args: spec.args, cwd: spec.cwd, outLog: stdout.path, errLog: stderr.path,
             lastDecision: machine.lastDecision, ready: false)
+        info.instance = instance
         if let process = machine.process {
             info.pid = process.pid
             info.uptimeMs = (now - process.since).milliseconds

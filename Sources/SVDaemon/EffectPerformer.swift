@@ -45,7 +45,7 @@ extension Daemon {
     private func spawn(_ app: App, run: RunID) {
         let spec = app.machine.spec
         var descriptors = [app.stdin.read, app.stdout.pipe.write, app.stderr.pipe.write]
-        var environment = spec.mergedEnv
+        var environment = spec.environment(instance: app.instance)
         environment["SV_APP_NAME"] = spec.name
         environment["SV_APP_ID"] = app.id.description
         // pm2's names, which migrated apps read.
@@ -109,11 +109,11 @@ extension Daemon {
         log.info("\(app.name) (id \(app.id)): deleted")
     }
 
-    /// Creates an app: its pipes and log files, registered in the loop. Not started yet.
-    /// Creates a new app: its row first (the id comes from sv.db and is never reused), then its
-    /// pipes and files. With `instanceSuffix` (another app has this name), the log files are
-    /// `<name>-<id>-out.log`: one writer per file (design.md §7).
-    func createApp(spec: AppSpec, instanceSuffix: Bool = false) throws(ReplyError) -> App {
+    /// Creates a new instance, not started yet: its row first (the id comes from sv.db and is
+    /// never reused), then its pipes and files. With `instanceSuffix` (its name has several
+    /// instances), the log files are `<name>-<id>-out.log`: one writer per file (design.md §7).
+    func createApp(spec: AppSpec, instance: Int = 0, instanceSuffix: Bool = false) throws(ReplyError) -> App {
+        if let problem = spec.incrementProblem { throw ReplyError(.badRequest, "cannot start '\(spec.name)': \(problem)") }
         // The row and its log paths (which need the id) in one transaction: never a half row.
         var rowID: Int64 = 0
         var paths = ("", "")
@@ -121,7 +121,8 @@ extension Daemon {
         do {
             try store.transaction { () throws(StoreError) in
                 rowID = try store.insertApp(
-                    name: spec.name, spec: specJSON, desired: Desired.stopped.rawValue, outLog: "", errLog: "")
+                    name: spec.name, spec: specJSON, desired: Desired.stopped.rawValue, outLog: "", errLog: "",
+                    instance: Int64(instance))
                 let base = instanceSuffix ? "\(spec.name)-\(rowID)" : spec.name
                 paths = (
                     spec.outFile ?? home.logPath(name: base, stream: "out"), spec.errorFile ?? home.logPath(name: base, stream: "err")
@@ -129,7 +130,7 @@ extension Daemon {
                 try store.updateApp(
                     AppRow(
                         id: rowID, name: spec.name, spec: specJSON, desired: Desired.stopped.rawValue, restarts: 0,
-                        unstableRuns: 0, outLog: paths.0, errLog: paths.1))
+                        unstableRuns: 0, outLog: paths.0, errLog: paths.1, instance: Int64(instance)))
             }
         } catch {
             storeProblem = error.message
@@ -137,7 +138,8 @@ extension Daemon {
         }
         let id = AppID(Int(rowID))
         do {
-            let app = try createApp(spec: spec, restoring: id, outPath: paths.0, errPath: paths.1, isNew: true)
+            let app = try createApp(
+                spec: spec, restoring: id, instance: instance, outPath: paths.0, errPath: paths.1, isNew: true)
             pendingWrites.append(.app(id))
             return app
         } catch {
@@ -169,8 +171,8 @@ extension Daemon {
 
     /// Opens an app's pipes and log files and registers it in the loop, under a known id.
     func createApp(
-        spec: AppSpec, restoring id: AppID, outPath: String, errPath: String, inherited: (Pipe, Pipe, Pipe)? = nil,
-        isNew: Bool = false
+        spec: AppSpec, restoring id: AppID, instance: Int, outPath: String, errPath: String,
+        inherited: (Pipe, Pipe, Pipe)? = nil, isNew: Bool = false
     ) throws(ReplyError) -> App {
         func open(_ path: String) throws(ReplyError) -> FileDescriptor {
             // A FIFO or a terminal would block the only thread on open or write (design.md §7).
@@ -219,7 +221,7 @@ extension Daemon {
         var spec = spec
         spec.capturedEnv = interned(spec.capturedEnv)
         let app = App(
-            id: id, spec: spec, stdin: pipes.0,
+            id: id, instance: instance, spec: spec, stdin: pipes.0,
             stdout: LogStream(
                 pipe: pipes.1, path: outPath, file: outFile, maxSize: spec.logMaxSize, keep: spec.logKeepCount,
                 timestamps: spec.timestampFormat),

@@ -69,7 +69,7 @@ extension Daemon {
         return AppRow(
             id: Int64(app.id.rawValue), name: app.name, spec: spec, desired: app.machine.desired.rawValue,
             restarts: Int64(app.machine.restarts), unstableRuns: Int64(app.machine.unstableRuns),
-            outLog: app.stdout.path, errLog: app.stderr.path)
+            outLog: app.stdout.path, errLog: app.stderr.path, instance: Int64(app.instance))
     }
 
     /// The run row of a process just spawned: the facts the orphan check compares at the next start.
@@ -95,7 +95,8 @@ extension Daemon {
             let app: App
             do {
                 app = try createApp(
-                    spec: spec, restoring: AppID(Int(row.id)), outPath: row.outLog, errPath: row.errLog)
+                    spec: spec, restoring: AppID(Int(row.id)), instance: Int(row.instance), outPath: row.outLog,
+                    errPath: row.errLog)
             } catch {
                 log.error("cannot restore \(row.name) (id \(row.id)): \(error.message)")
                 continue

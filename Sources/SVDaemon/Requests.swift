@@ -12,7 +12,7 @@ extension Daemon {
             let changesState: Bool
             switch request {
             case .hello, .ping, .list, .describe, .signal, .flush, .reloadLogs, .environment: changesState = false
-            case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .kill, .save, .resurrect:
+            case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .kill, .save, .resurrect, .scale:
                 changesState = true
             }
             if changesState && isShuttingDown {
@@ -45,8 +45,8 @@ extension Daemon {
                     }
                 }
                 if arguments.ecosystem == true {
-                    return .success(
-                        try startEcosystem(arguments.specs, createOnly: arguments.createOnly == true, client: client, requestID: requestID))
+                    return try startEcosystem(
+                        arguments.specs, createOnly: arguments.createOnly == true, client: client, requestID: requestID)
                 }
                 return .success(try start(arguments))
             case .startExisting(let targets):
@@ -144,6 +144,8 @@ extension Daemon {
                 return .success(try save())
             case .resurrect:
                 return .success(try resurrect())
+            case .scale(let arguments):
+                return try scale(arguments, client: client, requestID: requestID)
             case .kill:
                 log.info("kill requested: stopping every app for good, then exiting")
                 let ids = apps.keys.sorted()
@@ -192,60 +194,64 @@ extension Daemon {
     }
 
     /// An ecosystem file's apps: each one started if missing, started again if stopped, restarted
-    /// if up, always with the file's options (pm2's `start FILE`, `startOrRestart`).
+    /// if up, always with the file's options (pm2's `start FILE`, `startOrRestart`). An
+    /// `instances` key in the file scales the name to it; without one the count stays.
     private func startEcosystem(_ specs: [AppSpec], createOnly: Bool, client: Int, requestID: Int) throws(ReplyError)
-        -> JSON
+        -> Result<JSON, ReplyError>?
     {
-        var results: [JSON] = []
         for spec in specs {
             if let problem = AppName.problem(with: spec.name) {
                 throw ReplyError(.badRequest, "invalid name '\(spec.name)': \(problem)")
             }
+            if let problem = spec.incrementProblem { throw ReplyError(.badRequest, "cannot start '\(spec.name)': \(problem)") }
         }
+        var results: [JSON] = []
+        var removed: [App] = []
         for spec in specs {
             var spec = spec
             spec.capturedEnv = interned(spec.capturedEnv)
-            let what: String
-            let app: App
-            if createOnly, let existing = apps.values.filter({ $0.name == spec.name }).min(by: { $0.id < $1.id }) {
-                // An import never touches an app that exists.
-                results.append(.object(JSONObject([
-                    ("what", .string("exists, left as it is:")), ("id", .int(Int64(existing.id.rawValue))), ("name", .string(existing.name)),
-                ])))
-                continue
-            }
+            let existing = instances(named: spec.name)
             if createOnly {
-                let created = try createApp(spec: spec)
-                results.append(.object(JSONObject([
-                    ("what", .string("imported")), ("id", .int(Int64(created.id.rawValue))), ("name", .string(created.name)),
-                ])))
+                // An import never touches an app that exists.
+                if let first = existing.first {
+                    results.append(Self.instanceOutcome("exists, left as it is:", first))
+                } else {
+                    results += try addInstances(of: spec, count: spec.instanceCount, start: false).map {
+                        Self.instanceOutcome("imported", $0)
+                    }
+                }
                 continue
             }
-            if let existing = apps.values.filter({ $0.name == spec.name }).min(by: { $0.id < $1.id }) {
-                existing.apply(spec)
-                if existing.machine.process != nil || existing.machine.status == .waitingRestart {
-                    feed(existing, .restartRequested)
-                    what = "restarted"
-                } else {
-                    feed(existing, .startRequested)
-                    what = "started"
+            if existing.isEmpty {
+                results += try addInstances(of: spec, count: spec.instanceCount, start: true).map {
+                    Self.instanceOutcome("started", $0)
                 }
-                app = existing
-            } else {
-                app = try createApp(spec: spec)
-                feed(app, .startRequested)
-                if let error = app.lastSpawnError, app.machine.process == nil {
-                    feed(app, .deleteRequested)
-                    throw ReplyError(.failed, "cannot start '\(spec.name)': \(error)")
-                }
-                what = "started"
+                continue
             }
-            var object = JSONObject([("what", .string(what))])
-            object["id"] = .int(Int64(app.id.rawValue))
-            object["name"] = .string(app.name)
-            results.append(.object(object))
+            let wanted = spec.instances ?? existing.count
+            spec.instances = wanted
+            for app in existing.prefix(wanted) {
+                app.apply(spec)
+                if app.machine.process != nil || app.machine.status == .waitingRestart {
+                    feed(app, .restartRequested)
+                    results.append(Self.instanceOutcome("restarted", app))
+                } else {
+                    feed(app, .startRequested)
+                    results.append(Self.instanceOutcome("started", app))
+                }
+            }
+            if existing.count < wanted {
+                results += try addInstances(of: spec, count: wanted - existing.count, start: true).map {
+                    Self.instanceOutcome("started", $0)
+                }
+            }
+            let extra = removeInstances(of: spec.name, keeping: wanted)
+            results += extra.map { Self.instanceOutcome("deleted", $0) }
+            removed += extra
         }
-        return .array(results)
+        guard !removed.isEmpty else { return .success(.array(results)) }
+        waiters.append(Waiter(client: client, request: requestID, apps: removed.map(\.id), then: .reply(.array(results))))
+        return nil
     }
 
     private func start(_ arguments: StartArguments) throws(ReplyError) -> JSON {
@@ -254,7 +260,7 @@ extension Daemon {
             if let problem = AppName.problem(with: spec.name) {
                 throw ReplyError(.badRequest, "invalid name '\(spec.name)': \(problem)")
             }
-            let sameName = apps.values.filter { $0.name == spec.name }.sorted { $0.id < $1.id }
+            let sameName = instances(named: spec.name)
             let isUp: (App) -> Bool = { app in
                 switch app.machine.status {
                 case .online, .launching, .stopping, .waitingRestart: return true
@@ -267,24 +273,25 @@ extension Daemon {
                     "'\(spec.name)' is already \(running.machine.status.rawValue) (id \(running.id)); use --force to start another, or 'sv restart \(spec.name)'"
                 )
             }
-            if !arguments.force, let stopped = sameName.first {
-                // pm2 starts a stopped app of that name again, with the options given now.
+            if !arguments.force, !sameName.isEmpty {
+                // pm2 starts a stopped app of that name again, with the options given now; a
+                // count given now (-i) scales it.
                 var spec = spec
                 spec.capturedEnv = interned(spec.capturedEnv)
-                stopped.apply(spec)
-                feed(stopped, .startRequested)
-                started.append(stopped)
+                let wanted = spec.instances ?? sameName.count
+                spec.instances = wanted
+                _ = removeInstances(of: spec.name, keeping: wanted)  // stopped: gone at once
+                for app in sameName.prefix(wanted) {
+                    app.apply(spec)
+                    feed(app, .startRequested)
+                    started.append(app)
+                }
+                if sameName.count < wanted {
+                    started += try addInstances(of: spec, count: wanted - sameName.count, start: true)
+                }
                 continue
             }
-            let app = try createApp(spec: spec, instanceSuffix: !sameName.isEmpty)
-            feed(app, .startRequested)
-            if let error = app.lastSpawnError, app.machine.process == nil {
-                // The very first exec failed: tell the user exactly why, and keep nothing.
-                feed(app, .deleteRequested)
-                throw ReplyError(.failed, "cannot start '\(spec.name)': \(error)")
-            }
-            log.info("\(app.name) (id \(app.id)): started, pid \(app.machine.process?.pid.description ?? "-")")
-            started.append(app)
+            started += try addInstances(of: spec, count: spec.instanceCount, start: true)
         }
         return appInfos(started)
     }

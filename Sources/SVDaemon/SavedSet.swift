@@ -10,12 +10,14 @@ extension Daemon {
     /// Records every app desired online (waiting and errored ones too) as the saved set.
     func save() throws(ReplyError) -> JSON {
         let chosen = apps.values.filter { $0.machine.desired == .online }.sorted { $0.id < $1.id }
-        var entries: [(name: String, spec: String)] = []
+        var entries: [SavedApp] = []
         var documents: [JSON] = []
         for app in chosen {
             guard let spec = try? JSONCoder.encode(app.machine.spec) else { continue }
-            entries.append((app.name, spec.serialized))
-            documents.append(.object(JSONObject([("name", .string(app.name)), ("spec", spec)])))
+            entries.append(SavedApp(name: app.name, spec: spec.serialized, instance: Int64(app.instance)))
+            documents.append(.object(JSONObject([
+                ("name", .string(app.name)), ("instance", .int(Int64(app.instance))), ("spec", spec),
+            ])))
         }
         do {
             // FULL for this commit: a saved set must survive a power cut (design.md §5).
@@ -37,10 +39,11 @@ extension Daemon {
         return .object(JSONObject([("saved", .int(Int64(entries.count))), ("path", .string(home.savedSet))]))
     }
 
-    /// Starts the saved set: an app that exists (same name, any status) is started if it is not
-    /// up, never created again. Reads sv.db, or `saved.json` when the db cannot say.
+    /// Starts the saved set: an instance that exists (same name and index, any status) is
+    /// started if it is not up, never created again. Reads sv.db, or `saved.json` when the db
+    /// cannot say.
     func resurrect() throws(ReplyError) -> JSON {
-        var saved: [(name: String, spec: String)]
+        var saved: [SavedApp]
         do {
             saved = try store.saved()
         } catch {
@@ -56,7 +59,8 @@ extension Daemon {
                 results.append(Self.outcome(entry.name, nil, "skipped: its options cannot be read"))
                 continue
             }
-            if let existing = apps.values.filter({ $0.name == entry.name }).min(by: { $0.id < $1.id }) {
+            let instance = Int(entry.instance)
+            if let existing = instances(named: entry.name).first(where: { $0.instance == instance }) {
                 switch existing.machine.status {
                 case .stopped, .errored:
                     feed(existing, .startRequested)
@@ -66,7 +70,8 @@ extension Daemon {
                 }
                 continue
             }
-            let app = try createApp(spec: spec)
+            let suffix = spec.instanceCount > 1 || !instances(named: entry.name).isEmpty
+            let app = try createApp(spec: spec, instance: instance, instanceSuffix: suffix)
             feed(app, .startRequested)
             results.append(Self.outcome(entry.name, app.id, "created and started"))
         }
@@ -98,7 +103,7 @@ extension Daemon {
     }
 
     /// The saved set from `saved.json`.
-    func savedFromFile() throws(ReplyError) -> [(name: String, spec: String)] {
+    func savedFromFile() throws(ReplyError) -> [SavedApp] {
         guard let bytes = Files.readSmall(home.savedSet, limit: 64 << 20) else {
             throw ReplyError(.notFound, "no saved set: sv.db cannot be read and \(home.savedSet) is missing (run 'sv save' first)")
         }
@@ -107,7 +112,7 @@ extension Daemon {
         }
         return list.compactMap { entry in
             guard let name = entry["name"]?.stringValue, let spec = entry["spec"] else { return nil }
-            return (name, spec.serialized)
+            return SavedApp(name: name, spec: spec.serialized, instance: entry["instance"]?.intValue ?? 0)
         }
     }
 }

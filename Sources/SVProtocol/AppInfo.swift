@@ -5,6 +5,8 @@ import SVCore
 public struct AppInfo: Codable, Sendable, Equatable {
     public var id: AppID
     public var name: String
+    /// The instance's index among those of its name (0 when there is one).
+    public var instance: Int = 0
     public var status: AppStatus
     public var desired: Desired
     public var pid: ProcessID?
@@ -141,6 +143,7 @@ extension AppInfo {
         var o = JSONObject()
         o["id"] = .int(Int64(id.rawValue))
         o["name"] = .string(name)
+        o["instance"] = .int(Int64(instance))
         o["status"] = .string(status.rawValue)
         o["desired"] = .string(desired.rawValue)
         if let pid { o["pid"] = .int(Int64(pid.rawValue)) }
@@ -176,6 +179,7 @@ extension AppInfo {
             args: o["args"]?.arrayValue?.compactMap(\.stringValue) ?? [], cwd: cwd,
             outLog: o["outLog"]?.stringValue ?? "", errLog: o["errLog"]?.stringValue ?? "",
             lastDecision: o["lastDecision"]?.stringValue ?? "", ready: o["ready"]?.boolValue ?? false)
+        instance = Int(o["instance"]?.intValue ?? 0)
         pid = o["pid"]?.intValue.map { ProcessID(Int32(truncatingIfNeeded: $0)) }
         startedAtMs = o["startedAtMs"]?.intValue
         uptimeMs = o["uptimeMs"]?.intValue

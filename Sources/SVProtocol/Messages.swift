@@ -154,6 +154,8 @@ public enum Request: Sendable {
     case save
     /// Start the saved set, never creating an app twice.
     case resurrect
+    /// Run N instances of a name (`sv scale`).
+    case scale(ScaleArguments)
 
     public var command: String {
         switch self {
@@ -175,6 +177,7 @@ public enum Request: Sendable {
         case .reloadLogs: return "reloadLogs"
         case .save: return "save"
         case .resurrect: return "resurrect"
+        case .scale: return "scale"
         }
     }
 
@@ -185,6 +188,7 @@ public enum Request: Sendable {
         case .update(let path): return .object(JSONObject([("svdPath", .string(path))]))
         case .start(let arguments): return try? JSONCoder.encode(arguments)
         case .restart(let arguments): return try? JSONCoder.encode(arguments)
+        case .scale(let arguments): return try? JSONCoder.encode(arguments)
         case .startExisting(let list), .stop(let list), .delete(let list), .reset(let list), .describe(let list),
             .flush(let list), .environment(let list):
             return targets(list)
@@ -231,6 +235,7 @@ public enum Request: Sendable {
         case "reloadLogs": self = .reloadLogs
         case "save": self = .save
         case "resurrect": self = .resurrect
+        case "scale": self = .scale(try decode(ScaleArguments.self))
         default: throw .unknownCommand(command)
         }
     }
@@ -262,6 +267,18 @@ public struct StartArguments: Codable, Sendable {
         self.force = force
         self.ecosystem = ecosystem
         self.createOnly = createOnly
+    }
+}
+
+/// `scale`: a name and its number of instances, or (`relative`) how many to add (or remove, < 0).
+public struct ScaleArguments: Codable, Sendable {
+    public var name: String
+    public var count: Int
+    public var relative: Bool
+    public init(name: String, count: Int, relative: Bool) {
+        self.name = name
+        self.count = count
+        self.relative = relative
     }
 }
 

@@ -10,11 +10,14 @@ public struct AppRow: Equatable, Sendable {
     public var unstableRuns: Int64
     public var outLog: String
     public var errLog: String
+    /// The instance's index among the instances of its name (0, 1, …).
+    public var instance: Int64
 
     public init(
         id: Int64, name: String, spec: String, desired: String, restarts: Int64, unstableRuns: Int64,
-        outLog: String, errLog: String
+        outLog: String, errLog: String, instance: Int64 = 0
     ) {
+        self.instance = instance
         self.id = id
         self.name = name
         self.spec = spec
@@ -23,6 +26,19 @@ public struct AppRow: Equatable, Sendable {
         self.unstableRuns = unstableRuns
         self.outLog = outLog
         self.errLog = errLog
+    }
+}
+
+/// One entry of the saved set: an instance's name, spec (JSON) and index.
+public struct SavedApp: Equatable, Sendable {
+    public var name: String
+    public var spec: String
+    public var instance: Int64
+
+    public init(name: String, spec: String, instance: Int64 = 0) {
+        self.name = name
+        self.spec = spec
+        self.instance = instance
     }
 }
 
@@ -99,7 +115,11 @@ public final class Store {
             name TEXT NOT NULL,
             spec TEXT NOT NULL
         );
+        """,
         """
+        ALTER TABLE app ADD COLUMN instance INTEGER NOT NULL DEFAULT 0 CHECK (instance >= 0);
+        ALTER TABLE savedApp ADD COLUMN instance INTEGER NOT NULL DEFAULT 0 CHECK (instance >= 0);
+        """,
     ]
 
     /// Opens (creating) the database and brings its schema up to date.
@@ -148,16 +168,17 @@ public final class Store {
     // MARK: - Apps
 
     /// Inserts an app; its id comes from AUTOINCREMENT, so it is never reused.
-    public func insertApp(name: String, spec: String, desired: String, outLog: String, errLog: String)
-        throws(StoreError) -> Int64
-    {
+    public func insertApp(
+        name: String, spec: String, desired: String, outLog: String, errLog: String, instance: Int64 = 0
+    ) throws(StoreError) -> Int64 {
         let statement = try db.prepare(
-            "INSERT INTO app (name, spec, desired, outLog, errLog) VALUES (?, ?, ?, ?, ?)")
+            "INSERT INTO app (name, spec, desired, outLog, errLog, instance) VALUES (?, ?, ?, ?, ?, ?)")
         try statement.bind(name, at: 1)
         try statement.bind(spec, at: 2)
         try statement.bind(desired, at: 3)
         try statement.bind(outLog, at: 4)
         try statement.bind(errLog, at: 5)
+        try statement.bind(instance, at: 6)
         _ = try statement.step()
         return db.lastInsertRowID
     }
@@ -165,7 +186,7 @@ public final class Store {
     /// Writes an app's spec, desired state and counters.
     public func updateApp(_ row: AppRow) throws(StoreError) {
         let statement = try db.prepare(
-            "UPDATE app SET name = ?, spec = ?, desired = ?, restarts = ?, unstableRuns = ?, outLog = ?, errLog = ? WHERE id = ?")
+            "UPDATE app SET name = ?, spec = ?, desired = ?, restarts = ?, unstableRuns = ?, outLog = ?, errLog = ?, instance = ? WHERE id = ?")
         try statement.bind(row.name, at: 1)
         try statement.bind(row.spec, at: 2)
         try statement.bind(row.desired, at: 3)
@@ -173,7 +194,8 @@ public final class Store {
         try statement.bind(row.unstableRuns, at: 5)
         try statement.bind(row.outLog, at: 6)
         try statement.bind(row.errLog, at: 7)
-        try statement.bind(row.id, at: 8)
+        try statement.bind(row.instance, at: 8)
+        try statement.bind(row.id, at: 9)
         _ = try statement.step()
     }
 
@@ -185,7 +207,7 @@ public final class Store {
 
     public func apps() throws(StoreError) -> [AppRow] {
         let statement = try db.prepare(
-            "SELECT id, name, spec, desired, restarts, unstableRuns, outLog, errLog FROM app ORDER BY id")
+            "SELECT id, name, spec, desired, restarts, unstableRuns, outLog, errLog, instance FROM app ORDER BY id")
         var rows: [AppRow] = []
         while try statement.step() {
             rows.append(
@@ -193,7 +215,7 @@ public final class Store {
                     id: statement.int(at: 0), name: statement.text(at: 1) ?? "", spec: statement.text(at: 2) ?? "",
                     desired: statement.text(at: 3) ?? "stopped", restarts: statement.int(at: 4),
                     unstableRuns: statement.int(at: 5), outLog: statement.text(at: 6) ?? "",
-                    errLog: statement.text(at: 7) ?? ""))
+                    errLog: statement.text(at: 7) ?? "", instance: statement.int(at: 8)))
         }
         return rows
     }
@@ -262,24 +284,27 @@ public final class Store {
     // MARK: - The saved set
 
     /// Replaces the saved set (`sv save`).
-    public func replaceSaved(_ apps: [(name: String, spec: String)]) throws(StoreError) {
+    public func replaceSaved(_ apps: [SavedApp]) throws(StoreError) {
         try db.transaction { () throws(StoreError) in
             try db.execute("DELETE FROM savedApp")
-            let insert = try db.prepare("INSERT INTO savedApp (id, name, spec) VALUES (?, ?, ?)")
+            let insert = try db.prepare("INSERT INTO savedApp (id, name, spec, instance) VALUES (?, ?, ?, ?)")
             for (position, app) in apps.enumerated() {
                 insert.reset()
                 try insert.bind(Int64(position + 1), at: 1)
                 try insert.bind(app.name, at: 2)
                 try insert.bind(app.spec, at: 3)
+                try insert.bind(app.instance, at: 4)
                 _ = try insert.step()
             }
         }
     }
 
-    public func saved() throws(StoreError) -> [(name: String, spec: String)] {
-        let statement = try db.prepare("SELECT name, spec FROM savedApp ORDER BY id")
-        var out: [(name: String, spec: String)] = []
-        while try statement.step() { out.append((statement.text(at: 0) ?? "", statement.text(at: 1) ?? "")) }
+    public func saved() throws(StoreError) -> [SavedApp] {
+        let statement = try db.prepare("SELECT name, spec, instance FROM savedApp ORDER BY id")
+        var out: [SavedApp] = []
+        while try statement.step() {
+            out.append(SavedApp(name: statement.text(at: 0) ?? "", spec: statement.text(at: 1) ?? "", instance: statement.int(at: 2)))
+        }
         return out
     }
 }

@@ -172,13 +172,18 @@ struct ImportTests {
             try #require(FileManager.default.fileExists(atPath: dump), "the pm2 fixture is missing at \(dump)")
             let result = try sv.run(["import", "pm2", dump])
             #expect(result.status == 0, "\(result.stderr)")
-            #expect(result.stdout.contains("imported api (id 1)"))
-            #expect(result.stdout.contains("imported worker (id 2)"))
-            #expect(result.stdout.contains("imported cron-job (id 3)"))
-            #expect(result.stdout.contains("api: 2 instances → 1"))
+            // api ran as two cluster instances: two fork-mode instances here, told why they
+            // cannot share PORT 8080.
+            #expect(result.stdout.contains("imported api (id 1, instance 0)"), "\(result.stdout)")
+            #expect(result.stdout.contains("imported api (id 2, instance 1)"))
+            #expect(result.stdout.contains("imported worker (id 3)"))
+            #expect(result.stdout.contains("imported cron-job (id 4)"))
+            #expect(result.stdout.contains("api: cluster mode → 2 fork-mode instances; they cannot share one port (all on PORT 8080)"))
             #expect(result.stdout.contains("api.max_memory_restart"))
             let apps = try sv.list()
-            #expect(apps.map(\.name) == ["api", "worker", "cron-job"])
+            #expect(apps.map(\.name) == ["api", "api", "worker", "cron-job"])
+            #expect(apps.map(\.instance) == [0, 1, 0, 0])
+            #expect(try sv.describe("api").spec.instances == 2)
             #expect(apps.allSatisfy { $0.status == .stopped })  // nothing started without --start
             let worker = try sv.describe("worker").spec
             #expect(worker.script == "/srv/shop/worker.js")
@@ -198,7 +203,7 @@ struct ImportTests {
             // Importing again creates nothing twice.
             let again = try sv.run(["import", "pm2", dump])
             #expect(again.stdout.contains("exists, left as it is: api (id 1)"))
-            #expect(try sv.list().count == 3)
+            #expect(try sv.list().count == 4)
         }
     }
 

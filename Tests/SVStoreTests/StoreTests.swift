@@ -31,8 +31,25 @@ import Testing
         #expect(apps.first?.restarts == 3)
         #expect(try store.runs(appID: 1, limit: 10).first?.exe == "/usr/bin/node")
         #expect(try store.saved().map(\.name) == ["api"])
+        // Schema 2 added the instance index: rows of schema 1 are instance 0.
+        #expect(apps.first?.instance == 0)
+        #expect(try store.saved().first?.instance == 0)
         // The fixture deleted id 2: the next app gets 3.
         #expect(try store.insertApp(name: "new", spec: "{}", desired: "online", outLog: "", errLog: "") == 3)
+    }
+
+    @Test func instanceIndexRoundTrips() throws {
+        let path = temporaryPath()
+        defer { remove(path) }
+        let store = try Store(path: path)
+        let id = try store.insertApp(name: "web", spec: "{}", desired: "online", outLog: "", errLog: "", instance: 2)
+        #expect(try store.apps().first?.instance == 2)
+        var row = try store.apps()[0]
+        row.instance = 3
+        try store.updateApp(row)
+        #expect(try store.apps().first(where: { $0.id == id })?.instance == 3)
+        try store.replaceSaved([SavedApp(name: "web", spec: "{}", instance: 0), SavedApp(name: "web", spec: "{}", instance: 1)])
+        #expect(try store.saved().map(\.instance) == [0, 1])
     }
 
     @Test func idsAreNeverReusedAfterDelete() throws {

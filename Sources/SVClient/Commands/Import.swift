@@ -27,9 +27,9 @@ struct Import: ParsableCommand {
         // Apps that exist are never touched, with --start too: only the imported ones start.
         let client = try Client.connectOrStart()
         let reply = try client.send(.start(StartArguments(specs: specs, force: false, ecosystem: true, createOnly: true)))
+        say(Render.outcomes(reply), terminator: "")
         var imported: [Target] = []
         for entry in reply.arrayValue ?? [] {
-            say("\(entry["what"]?.stringValue ?? "?") \(entry["name"]?.stringValue ?? "?") (id \(entry["id"]?.intValue ?? 0))")
             if entry["what"]?.stringValue == "imported", let id = entry["id"]?.intValue { imported.append(.id(AppID(Int(id)))) }
         }
         if start && !imported.isEmpty {
@@ -79,6 +79,7 @@ enum PM2Dump {
         var specs: [AppSpec] = []
         var seen: [String: Int] = [:]
         var unmapped: [String] = []
+        var clustered: Set<String> = []
         for process in processes {
             guard let name = process["name"]?.stringValue, let script = process["pm_exec_path"]?.stringValue else {
                 unmapped.append("an entry without name or pm_exec_path: skipped")
@@ -122,13 +123,25 @@ enum PM2Dump {
             for key in ["max_memory_restart", "cron_restart", "watch"] where process[key] != nil && process[key] != .null && process[key] != .bool(false) {
                 unmapped.append("\(name).\(key) (\(process[key]?.serialized ?? "")): not supported yet")
             }
-            if let mode = process["exec_mode"]?.stringValue, mode.hasPrefix("cluster") {
-                unmapped.append("\(name): cluster mode → one fork-mode instance (give instances ports with increment_var once instances exist)")
+            if let variable = process["instance_var"]?.stringValue, variable != AppSpec.defaultInstanceVar {
+                spec.instanceVar = variable
             }
+            spec.incrementVar = process["increment_var"]?.stringValue
+            if let mode = process["exec_mode"]?.stringValue, mode.hasPrefix("cluster") { clustered.insert(name) }
             specs.append(spec)
         }
-        for (name, count) in seen.sorted(by: { $0.key < $1.key }) where count > 1 {
-            unmapped.append("\(name): \(count) instances → 1 (instances are not built yet)")
+        for index in specs.indices {
+            let name = specs[index].name
+            let count = seen[name] ?? 1
+            if count > 1 { specs[index].instances = count }
+            guard clustered.contains(name) else { continue }
+            // Cluster instances shared one port through pm2's master; fork instances cannot.
+            var line = "\(name): cluster mode → \(count) fork-mode instance\(count == 1 ? "" : "s")"
+            if count > 1 && specs[index].incrementVar == nil {
+                let port = specs[index].env["PORT"].map { " (all on PORT \($0))" } ?? ""
+                line += "; they cannot share one port\(port): set increment_var (e.g. PORT) so each gets its own"
+            }
+            unmapped.append(line)
         }
         return (specs, unmapped)
     }

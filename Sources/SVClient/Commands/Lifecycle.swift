@@ -31,9 +31,7 @@ struct Restart: ParsableCommand {
                 path: file, envName: nil, only: nil, callerDirectory: System.currentDirectory, environment: System.environment)
             for warning in warnings { System.writeStderr("sv: warning: \(warning)\n") }
             let reply = try Client.connectOrStart().send(.start(StartArguments(specs: specs, force: false, ecosystem: true)))
-            for entry in reply.arrayValue ?? [] {
-                say("\(entry["what"]?.stringValue ?? "?") \(entry["name"]?.stringValue ?? "?") (id \(entry["id"]?.intValue ?? 0))")
-            }
+            say(Render.outcomes(reply), terminator: "")
             return
         }
         let env = updateEnv ? System.environment : nil
@@ -171,5 +169,33 @@ struct Resurrect: ParsableCommand {
             let id = entry["id"]?.intValue.map { " (id \($0))" } ?? ""
             say("\(entry["name"]?.stringValue ?? "?")\(id): \(entry["what"]?.stringValue ?? "")")
         }
+    }
+}
+
+/// `sv scale NAME N`: run N instances (`max`: one per CPU; `+N`, `-N`: more or fewer).
+struct Scale: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale", abstract: "Run N instances of an app (N, max, +N or -N).")
+    @Argument(help: "The app's name.") var name: String
+    @Argument(help: "How many instances: N, max, +N or -N.") var count: String
+
+    /// The request: an absolute count, or a relative one for `+N` and `-N`.
+    var arguments: ScaleArguments? {
+        if count.hasPrefix("+") || count.hasPrefix("-"), let n = Int(count.dropFirst()) {
+            return ScaleArguments(name: name, count: count.hasPrefix("-") ? -n : n, relative: true)
+        }
+        if count == "max" { return ScaleArguments(name: name, count: InstanceCount.processors, relative: false) }
+        return Int(count).map { ScaleArguments(name: name, count: $0, relative: false) }
+    }
+
+    func validate() throws {
+        guard arguments != nil else { throw ValidationError("give the number of instances: N, max, +N or -N (got '\(count)')") }
+    }
+
+    func run() throws {
+        guard let arguments else { return }
+        let reply = try Client.connectOrStart().send(.scale(arguments))
+        let changes = Render.outcomes(reply)
+        say(changes.isEmpty ? "\(name) already runs that many instances\n" : changes, terminator: "")
     }
 }

@@ -18,6 +18,10 @@ struct Start: ParsableCommand {
     @Option(help: ArgumentHelp("Environment on top of yours (repeatable).", valueName: "KEY=VALUE")) var env: [String] = []
     @Option(name: [.customShort("o"), .customLong("output")], help: "stdout log path.") var output: String?
     @Option(name: [.customShort("e"), .customLong("error")], help: "stderr log path.") var error: String?
+    @Option(name: [.customShort("i"), .customLong("instances")], help: "Instances to run: N, or max (one per CPU).")
+    var instances: String?
+    @Option(help: "The variable that tells an instance its index (default NODE_APP_INSTANCE).") var instanceVar: String?
+    @Option(help: "A variable of the env counted up by one per instance (e.g. PORT).") var incrementVar: String?
     @Flag(help: "Start even if an app of that name is online.") var force = false
     @Flag(help: "Prefix every log line with a timestamp.") var time = false
     @Option(help: "The timestamp's format (dayjs tokens, e.g. 'YYYY-MM-DD HH:mm:ss Z').") var logDateFormat: String?
@@ -54,6 +58,9 @@ struct Start: ParsableCommand {
             throw ValidationError("--log-max-size takes a size of at least 1K like 10M or 512K, got '\(logMaxSize)'")
         }
         if let logKeep, logKeep < 0 { throw ValidationError("--log-keep must be 0 or more, got \(logKeep)") }
+        if let instances, InstanceCount.parse(instances) == nil {
+            throw ValidationError("-i/--instances takes a number or max, got '\(instances)'")
+        }
     }
 
     func run() throws {
@@ -69,9 +76,7 @@ struct Start: ParsableCommand {
             for warning in warnings { System.writeStderr("sv: warning: \(warning)\n") }
             guard !specs.isEmpty else { throw CLIError("\(file): no apps to start") }
             let reply = try Client.connectOrStart().send(.start(StartArguments(specs: specs, force: false, ecosystem: true)))
-            for entry in reply.arrayValue ?? [] {
-                say("\(entry["what"]?.stringValue ?? "?") \(entry["name"]?.stringValue ?? "?") (id \(entry["id"]?.intValue ?? 0))")
-            }
+            say(Render.outcomes(reply), terminator: "")
             return
         }
         let workingDirectory = System.absolute(cwd ?? callerDirectory, base: callerDirectory)
@@ -99,6 +104,9 @@ struct Start: ParsableCommand {
                 spec.logKeep = logKeep
                 spec.outFile = output.map { System.absolute($0, base: callerDirectory) }
                 spec.errorFile = error.map { System.absolute($0, base: callerDirectory) }
+                spec.instances = instances.flatMap(InstanceCount.parse)
+                spec.instanceVar = instanceVar
+                spec.incrementVar = incrementVar
                 specs.append(spec)
             } else {
                 existing.append(Target(parsing: target))
