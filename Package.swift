@@ -47,12 +47,14 @@ let package = Package(
     products: [
         .executable(name: "sv", targets: ["sv"]),
         .executable(name: "svd", targets: ["svd"]),
+        .executable(name: "sv-yaml", targets: ["sv-yaml"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         .target(name: "CShims"),
@@ -92,6 +94,11 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "svd", dependencies: ["SVDaemon"], swiftSettings: daemon, linkerSettings: daemonLink),
         .executableTarget(name: "sv", dependencies: ["SVClient"], swiftSettings: strict, linkerSettings: clientLink),
+        // YAML ecosystem files are read by this helper, which sv runs as it runs node for
+        // .config.js files: Yams needs Foundation (ICU included), which would make every `sv`
+        // command pay for a 60 MB binary and thousands more conformance records (docs/ecosystem.md).
+        .executableTarget(
+            name: "sv-yaml", dependencies: ["SVProtocol", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .executableTarget(name: "testchild", swiftSettings: strict),
         .testTarget(name: "SVCoreTests", dependencies: ["SVCore"]),
         .testTarget(name: "SVProtocolTests", dependencies: ["SVProtocol", "SVCore"]),

@@ -14,11 +14,12 @@ enum InstanceCount {
     }
 }
 
-/// pm2 ecosystem files (`*.json`, `*.config.js`, `.cjs`, `.mjs`): `apps: [...]` with pm2's keys.
+/// pm2 ecosystem files (`*.json`, `*.yaml`, `*.yml`, `*.config.js`, `.cjs`, `.mjs`): `apps: [...]`
+/// with pm2's keys.
 /// Errors point at the place (file, line and column; app and key); nothing starts when the file
 /// has one. Unknown keys warn, suggesting a known one.
 enum Ecosystem {
-    static let extensions = [".config.js", ".config.cjs", ".config.mjs", ".json"]
+    static let extensions = [".config.js", ".config.cjs", ".config.mjs", ".json", ".yaml", ".yml"]
 
     static func isEcosystemFile(_ path: String) -> Bool { extensions.contains { path.hasSuffix($0) } }
 
@@ -69,8 +70,10 @@ enum Ecosystem {
         return (specs, warnings)
     }
 
-    /// The file's JSON: parsed directly, or printed by node for JavaScript files.
+    /// The file's JSON: parsed directly, printed by `sv-yaml` for YAML files, or by node for
+    /// JavaScript files.
     static func read(path: String) throws -> JSON {
+        if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { return try readYAML(path: path) }
         if path.hasSuffix(".json") || path == "-" {
             guard let bytes = path == "-" ? readStandardInput() : Files.readBytes(path) else {
                 throw CLIError("cannot read \(path): \(System.errorText(errno))")
@@ -103,6 +106,22 @@ enum Ecosystem {
             throw CLIError("\(path): node could not load it: \(first)")
         }
         do { return try JSON.parse(out) } catch { throw CLIError("\(path): it does not export plain data (\(error))") }
+    }
+
+    /// YAML through the `sv-yaml` helper installed beside sv (Yams needs Foundation, which sv
+    /// itself does not link: Package.swift says why).
+    static func readYAML(path: String) throws -> JSON {
+        guard let directory = System.executableDirectory, System.isExecutable(directory + "/sv-yaml") else {
+            throw CLIError("\(path) is YAML: sv-yaml, which reads it, is not installed beside sv (run Scripts/install)")
+        }
+        let (status, out, err) = try System.capture([directory + "/sv-yaml", path])
+        let first = err.split(separator: "\n").first(where: { !$0.isEmpty }).map(String.init) ?? "exit status \(status)"
+        switch status {
+        case 0: break
+        case 2: throw CLIError("\(path):\(first)")  // LINE:COLUMN: problem
+        default: throw CLIError(first.hasPrefix("cannot read") ? first : "\(path): \(first)")
+        }
+        do { return try JSON.parse(out) } catch { throw CLIError("\(path): sv-yaml printed JSON sv cannot read (\(error))") }
     }
 
     static func readStandardInput() -> [UInt8]? { Files.readAll(0) }

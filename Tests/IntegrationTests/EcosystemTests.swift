@@ -49,15 +49,82 @@ struct EcosystemTests {
         }
     }
 
+    @Test func yamlFileWithEnvironments() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try writeApps(sv)
+            let file = try sv.file(
+                "app/ecosystem.yaml",
+                """
+                # pm2's YAML form
+                apps:
+                  - name: web
+                    script: show.js
+                    args: [--port, "1"]
+                    env:
+                      MODE: dev
+                      PORT: 3000
+                    env_production:
+                      MODE: prod
+                    max_restarts: 4
+                  - name: jobs
+                    script: ./show.js
+                    args: a b
+                    kill_timeout: 1234
+                deploy:
+                  production: {user: x}
+                """)
+            let result = try sv.run(["start", file, "--env", "production"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout == "started web (id 1)\nstarted jobs (id 2)\n", "\(result.stdout)")
+            #expect(result.stderr.isEmpty, "\(result.stderr)")
+            #expect(eventually { read(sv.home + "/logs/web-out.log").contains("MODE=prod PORT=3000 ARGS=--port,1") })
+            #expect(eventually { read(sv.home + "/logs/jobs-out.log").contains("MODE=undefined PORT=undefined ARGS=a,b") })
+            #expect(try sv.describe("web").spec.policy.maxRestarts == 4)
+            #expect(try sv.describe("jobs").spec.policy.killTimeout == .milliseconds(1234))
+            // .yml too, and as a target: stop by file.
+            let yml = try sv.file("app/other.yml", "apps:\n  - name: other\n    script: show.js\n")
+            #expect(try sv.run(["start", yml]).status == 0)
+            #expect(try sv.run(["stop", yml]).status == 0)
+            #expect(try sv.app("other")?.status == .stopped)
+        }
+    }
+
+    @Test func yamlErrorsNameLineAndColumnAndStartNothing() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try writeApps(sv)
+            let broken = try sv.file("app/broken.yaml", "apps:\n  - name: a\n    script: show.js\n   bad: indent\n")
+            let parse = try sv.run(["start", broken])
+            #expect(parse.status == 1)
+            #expect(parse.stderr.hasPrefix("sv: \(broken):4:"), "\(parse.stderr)")
+            let typed = try sv.file("app/typed.yaml", "apps:\n  - name: a\n    script: show.js\n    instances: four\n")
+            let type = try sv.run(["start", typed])
+            #expect(type.status == 1)
+            #expect(type.stderr.contains("apps[0] (a).instances: expected a number or \"max\", got \"four\""), "\(type.stderr)")
+            let missing = try sv.run(["start", sv.work + "/app/none.yaml"])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("none.yaml"), "\(missing.stderr)")
+            #expect(try sv.list().isEmpty)
+        }
+    }
+
     @Test func javascriptFilesCommonJSAndESM() throws {
         try withSupervisor { (sv: Supervisor) throws in
             try writeApps(sv)
-            let cjs = try sv.file("app/a.config.js", "module.exports = { apps: [{ name: 'cjs', script: 'show.js', env: { MODE: 'c' } }] };")
-            let mjs = try sv.file("app/b.config.mjs", "export default { apps: [{ name: 'esm', script: 'show.js', env: { MODE: 'e' } }] };")
-            #expect(try sv.run(["start", cjs]).status == 0)
-            #expect(try sv.run(["start", mjs]).status == 0)
-            #expect(eventually { read(sv.home + "/logs/cjs-out.log").contains("MODE=c") })
-            #expect(eventually { read(sv.home + "/logs/esm-out.log").contains("MODE=e") })
+            let apps = { (prefix: String) in
+                """
+                [{ name: '\(prefix)1', script: 'show.js', env: { MODE: 'dev', PORT: 1 }, env_production: { MODE: 'prod' } },
+                 { name: '\(prefix)2', script: './show.js', args: ['x'], env: { MODE: 'two' } }]
+                """
+            }
+            let cjs = try sv.file("app/a.config.js", "module.exports = { apps: \(apps("cjs")) };")
+            let mjs = try sv.file("app/b.config.mjs", "export default { apps: \(apps("esm")) };")
+            let commonJS = try sv.run(["start", cjs, "--env", "production"])
+            #expect(commonJS.stdout == "started cjs1 (id 1)\nstarted cjs2 (id 2)\n", "\(commonJS.stderr)")
+            #expect(try sv.run(["start", mjs, "--env-name", "production"]).status == 0)
+            for prefix in ["cjs", "esm"] {
+                #expect(eventually { read(sv.home + "/logs/\(prefix)1-out.log").contains("MODE=prod PORT=1") })
+                #expect(eventually { read(sv.home + "/logs/\(prefix)2-out.log").contains("MODE=two PORT=undefined ARGS=x") })
+            }
         }
     }
 

@@ -230,7 +230,7 @@ struct StartOrRestart: ParsableCommand {
     @Option(help: "Apply env_NAME on top of env.") var env: String?
 
     func run() throws {
-        guard Ecosystem.isEcosystemFile(file) else { throw ValidationError("\(file) is not an ecosystem file (.json, .config.js…)") }
+        guard Ecosystem.isEcosystemFile(file) else { throw ValidationError("\(file) is not an ecosystem file (.json, .yaml, .config.js…)") }
         var arguments = [file]
         if let only { arguments += ["--only", only] }
         if let env { arguments += ["--env-name", env] }
