@@ -29,11 +29,12 @@ enum Ecosystem {
         "restart_delay", "exp_backoff_restart_delay", "max_restarts", "min_uptime", "kill_timeout", "autorestart",
         "stop_exit_codes", "out_file", "output", "error_file", "error", "time", "log_date_format", "log_max_size",
         "log_keep", "exec_mode", "instances", "kill_signal", "instance_var", "increment_var",
+        "namespace",
     ]
     /// Keys of features built later: accepted with a warning naming them, never silently ignored.
     static let notYet: Set<String> = [
         "watch", "ignore_watch", "watch_delay", "max_memory_restart", "cron_restart", "wait_ready", "listen_timeout",
-        "namespace", "log_file", "merge_logs", "combine_logs", "pid_file", "log_type",
+        "log_file", "merge_logs", "combine_logs", "pid_file", "log_type",
     ]
 
     /// The apps of `path`: their specs, and warnings for the user.
@@ -306,6 +307,10 @@ enum Ecosystem {
             }
             if let v = try number("log_keep") { spec.logKeep = Int(v) }
             spec.instances = instances
+            spec.namespace = try string("namespace")
+            if let namespace = spec.namespace, let problem = AppName.problem(with: namespace) {
+                throw CLIError("\(file): \(label).namespace: '\(namespace)' cannot be a namespace: \(problem)")
+            }
             spec.instanceVar = try string("instance_var")
             spec.incrementVar = try string("increment_var")
             if let problem = spec.incrementProblem { throw CLIError("\(file): \(label).increment_var: \(problem)") }

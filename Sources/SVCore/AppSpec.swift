@@ -36,6 +36,8 @@ public struct AppSpec: Hashable, Sendable, Codable {
     public var instances: Int?
     /// `instance_var`: the variable that tells an instance its index (default `NODE_APP_INSTANCE`).
     public var instanceVar: String?
+    /// `namespace`: a group name; a target that names no app names the apps of its namespace.
+    public var namespace: String?
     /// `increment_var`: a variable of the env whose integer value grows by one per instance
     /// (PORT 3000, 3001, …).
     public var incrementVar: String?

@@ -71,6 +71,7 @@ final class App {
             args: spec.args, cwd: spec.cwd, outLog: stdout.path, errLog: stderr.path,
             lastDecision: machine.lastDecision, ready: false)
         info.instance = instance
+        info.namespace = spec.namespace
         if let process = machine.process {
             info.pid = process.pid
             info.uptimeMs = (now - process.since).milliseconds

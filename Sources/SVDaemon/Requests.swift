@@ -175,7 +175,8 @@ extension Daemon {
         return nil
     }
 
-    /// The apps `targets` name, in id order, each once. An unknown target is an error.
+    /// The apps `targets` name (a name, else a namespace), in id order, each once. An unknown
+    /// target is an error.
     func resolve(_ targets: [Target]) throws(ReplyError) -> [App] {
         var found: [AppID: App] = [:]
         for target in targets {
@@ -183,7 +184,10 @@ extension Daemon {
             switch target {
             case .all: matches = Array(apps.values)
             case .id(let id): matches = apps[id].map { [$0] } ?? []
-            case .name(let name): matches = apps.values.filter { $0.name == name }
+            case .name(let name):
+                // A name, else a namespace (pm2's `restart NAMESPACE`).
+                matches = apps.values.filter { $0.name == name }.nilIfEmpty
+                    ?? apps.values.filter { $0.machine.spec.namespace == name }
             }
             if matches.isEmpty && target != .all {
                 throw ReplyError(.notFound, "no app matches '\(target)' (run 'sv list' to see names and ids)")
@@ -295,4 +299,8 @@ extension Daemon {
         }
         return appInfos(started)
     }
+}
+
+extension Array {
+    var nilIfEmpty: Self? { isEmpty ? nil : self }
 }

@@ -7,6 +7,8 @@ public struct AppInfo: Codable, Sendable, Equatable {
     public var name: String
     /// The instance's index among those of its name (0 when there is one).
     public var instance: Int = 0
+    /// The app's namespace, if it has one.
+    public var namespace: String?
     public var status: AppStatus
     public var desired: Desired
     public var pid: ProcessID?
@@ -144,6 +146,7 @@ extension AppInfo {
         o["id"] = .int(Int64(id.rawValue))
         o["name"] = .string(name)
         o["instance"] = .int(Int64(instance))
+        if let namespace { o["namespace"] = .string(namespace) }
         o["status"] = .string(status.rawValue)
         o["desired"] = .string(desired.rawValue)
         if let pid { o["pid"] = .int(Int64(pid.rawValue)) }
@@ -180,6 +183,7 @@ extension AppInfo {
             outLog: o["outLog"]?.stringValue ?? "", errLog: o["errLog"]?.stringValue ?? "",
             lastDecision: o["lastDecision"]?.stringValue ?? "", ready: o["ready"]?.boolValue ?? false)
         instance = Int(o["instance"]?.intValue ?? 0)
+        namespace = o["namespace"]?.stringValue
         pid = o["pid"]?.intValue.map { ProcessID(Int32(truncatingIfNeeded: $0)) }
         startedAtMs = o["startedAtMs"]?.intValue
         uptimeMs = o["uptimeMs"]?.intValue

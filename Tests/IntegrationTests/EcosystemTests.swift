@@ -107,6 +107,28 @@ struct EcosystemTests {
         }
     }
 
+    /// `namespace`: a target that names no app names the apps of its namespace (pm2's rule).
+    @Test func namespaceIsATarget() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try writeApps(sv)
+            let file = try sv.file(
+                "app/ns.json",
+                """
+                {"apps": [{"name": "a", "script": "show.js", "namespace": "shop"},
+                          {"name": "b", "script": "show.js", "namespace": "shop"},
+                          {"name": "c", "script": "show.js"}]}
+                """)
+            let result = try sv.run(["start", file])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.isEmpty, "\(result.stderr)")
+            #expect(try sv.list().map(\.namespace) == ["shop", "shop", nil])
+            try sv.ok("stop", "shop")
+            #expect(try sv.list().map(\.status) == [.stopped, .stopped, .online])
+            try sv.ok("start", sv.work + "/app/show.js", "--name", "d", "--namespace", "jobs")
+            #expect(try sv.ok("pid", "jobs").split(separator: "\n").count == 1)
+        }
+    }
+
     @Test func javascriptFilesCommonJSAndESM() throws {
         try withSupervisor { (sv: Supervisor) throws in
             try writeApps(sv)

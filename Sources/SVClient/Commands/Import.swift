@@ -127,6 +127,7 @@ enum PM2Dump {
                 spec.instanceVar = variable
             }
             spec.incrementVar = process["increment_var"]?.stringValue
+            if let namespace = process["namespace"]?.stringValue, namespace != "default" { spec.namespace = namespace }
             if let mode = process["exec_mode"]?.stringValue, mode.hasPrefix("cluster") { clustered.insert(name) }
             specs.append(spec)
         }

@@ -20,6 +20,7 @@ struct Start: ParsableCommand {
     @Option(name: [.customShort("e"), .customLong("error")], help: "stderr log path.") var error: String?
     @Option(name: [.customShort("i"), .customLong("instances")], help: "Instances to run: N, or max (one per CPU).")
     var instances: String?
+    @Option(help: "A group name: a target naming no app names the apps of its namespace.") var namespace: String?
     @Option(help: "The variable that tells an instance its index (default NODE_APP_INSTANCE).") var instanceVar: String?
     @Option(help: "A variable of the env counted up by one per instance (e.g. PORT).") var incrementVar: String?
     @Flag(help: "Start even if an app of that name is online.") var force = false
@@ -58,6 +59,9 @@ struct Start: ParsableCommand {
             throw ValidationError("--log-max-size takes a size of at least 1K like 10M or 512K, got '\(logMaxSize)'")
         }
         if let logKeep, logKeep < 0 { throw ValidationError("--log-keep must be 0 or more, got \(logKeep)") }
+        if let namespace, let problem = AppName.problem(with: namespace) {
+            throw ValidationError("invalid --namespace '\(namespace)': \(problem)")
+        }
         if let instances, InstanceCount.parse(instances) == nil {
             throw ValidationError("-i/--instances takes a number or max, got '\(instances)'")
         }
@@ -106,6 +110,7 @@ struct Start: ParsableCommand {
                 spec.errorFile = error.map { System.absolute($0, base: callerDirectory) }
                 spec.instances = instances.flatMap(InstanceCount.parse)
                 spec.instanceVar = instanceVar
+                spec.namespace = namespace
                 spec.incrementVar = incrementVar
                 specs.append(spec)
             } else {
