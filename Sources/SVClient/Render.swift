@@ -10,6 +10,13 @@ enum Render {
         }
     }
 
+    static func rows(_ json: JSON) throws -> [ListRow] {
+        guard let items = json.arrayValue else { throw CLIError("svd sent an app list sv cannot read; run `sv update`") }
+        do { return try items.map { (item) throws(ProtocolError) in try ListRow(json: item) } } catch {
+            throw CLIError("svd sent an app list sv cannot read (\(error)); run `sv update`")
+        }
+    }
+
     static func details(_ json: JSON) throws -> [AppDetail] {
         do { return try JSONCoder.decode([AppDetail].self, from: json) } catch {
             throw CLIError("svd sent a description sv cannot read (\(error)); run `sv update`")
@@ -35,7 +42,9 @@ enum Render {
     }
 
     /// The `list` table (cli.md): id, name, pid, uptime, restarts, status, cpu, memory.
-    static func table(_ infos: [AppInfo]) -> String {
+    static func table(_ infos: [AppInfo]) -> String { table(infos.map(ListRow.init)) }
+
+    static func table(_ infos: [ListRow]) -> String {
         guard !infos.isEmpty else { return "no apps (start one with 'sv start app.js')\n" }
         let header = ["id", "name", "pid", "uptime", "restarts", "status", "cpu", "memory"]
         let rows = infos.map { info in

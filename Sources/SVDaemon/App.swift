@@ -63,6 +63,26 @@ final class App {
         runs[index].decision = decision
     }
 
+    /// The running process's figures, one /proc read: what `list` shows of it.
+    private func figures(now: Instant, uptimeTicks: UInt64?)
+        -> (pid: ProcessID, uptimeMs: Int64, memoryBytes: Int64?, cpuPercent: Double?)?
+    {
+        guard let process = machine.process else { return nil }
+        let usage = ProcFS.usage(of: process.pid)
+        return (
+            process.pid, (now - process.since).milliseconds, usage.map { Int64($0.residentBytes) },
+            usage.flatMap { usage in uptimeTicks.map { ProcFS.cpuPercent(usage, uptimeTicks: $0) } }
+        )
+    }
+
+    /// `list`'s row: the same figures as `info`, nothing else.
+    func row(now: Instant, uptimeTicks: UInt64?) -> ListRow {
+        let live = figures(now: now, uptimeTicks: uptimeTicks)
+        return ListRow(
+            id: id, name: machine.spec.name, pid: live?.pid, uptimeMs: live?.uptimeMs, restarts: machine.restarts,
+            status: machine.status, cpuPercent: live?.cpuPercent, memoryBytes: live?.memoryBytes)
+    }
+
     func info(now: Instant, uptimeTicks: UInt64?) -> AppInfo {
         let spec = machine.spec
         var info = AppInfo(
@@ -72,15 +92,13 @@ final class App {
             lastDecision: machine.lastDecision, ready: false)
         info.instance = instance
         info.namespace = spec.namespace
-        if let process = machine.process {
-            info.pid = process.pid
-            info.uptimeMs = (now - process.since).milliseconds
+        if let live = figures(now: now, uptimeTicks: uptimeTicks) {
+            info.pid = live.pid
+            info.uptimeMs = live.uptimeMs
+            info.memoryBytes = live.memoryBytes
+            info.cpuPercent = live.cpuPercent
             info.startedAtMs = startedAt?.milliseconds
             if case .running(let run) = machine.phase { info.ready = run.isReady }
-            if let usage = ProcFS.usage(of: process.pid) {
-                info.memoryBytes = Int64(usage.residentBytes)
-                if let uptimeTicks { info.cpuPercent = ProcFS.cpuPercent(usage, uptimeTicks: uptimeTicks) }
-            }
         }
         if let retry = machine.nextRetry { info.nextRetryInMs = max(0, (retry - now).milliseconds) }
         return info

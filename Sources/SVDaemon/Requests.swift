@@ -11,7 +11,7 @@ extension Daemon {
         do {
             let changesState: Bool
             switch request {
-            case .hello, .ping, .list, .describe, .signal, .flush, .reloadLogs, .environment: changesState = false
+            case .hello, .ping, .list, .listRows, .describe, .signal, .flush, .reloadLogs, .environment: changesState = false
             case .update, .start, .startExisting, .stop, .restart, .delete, .reset, .kill, .save, .resurrect, .scale:
                 changesState = true
             }
@@ -78,6 +78,10 @@ extension Daemon {
                 return .success(appInfos(found))
             case .list:
                 return .success(appInfos(Array(apps.values)))
+            case .listRows:
+                let now = SystemClock.now
+                let ticks = ProcFS.uptimeTicks()
+                return .success(.array(apps.values.sorted { $0.id < $1.id }.map { $0.row(now: now, uptimeTicks: ticks).json }))
             case .describe(let targets):
                 let found = try resolve(targets)
                 let now = SystemClock.now

@@ -19,22 +19,72 @@ public enum ProcFS {
 
     /// Reads `/proc/PID/stat` (one read: `list` does this for every app); nil when the process is gone.
     public static func usage(of pid: ProcessID) -> Usage? {
-        guard let stat = Files.readOnce("/proc/\(pid.rawValue)/stat"),
-            let close = stat.lastIndex(of: UInt8(ascii: ")"))
-        else { return nil }
-        // Fields after "(comm)": state is field 3; utime 14, stime 15, starttime 22, session 6,
-        // rss (pages) 24.
-        let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
-        func field(_ n: Int) -> UInt64 {
-            let i = n - 3
-            guard i < fields.count else { return 0 }
-            var value: UInt64 = 0
-            for b in fields[i] where b >= 48 && b <= 57 { value = value &* 10 &+ UInt64(b - 48) }
-            return value
+        stat(of: pid.rawValue).map {
+            Usage(
+                cpuTicks: $0.utime + $0.stime, startTicks: $0.startTicks, residentBytes: $0.rssPages * pageSize,
+                sessionID: $0.session)
         }
-        return Usage(
-            cpuTicks: field(14) + field(15), startTicks: field(22), residentBytes: field(24) * pageSize,
-            sessionID: Int32(truncatingIfNeeded: field(6)))
+    }
+
+    /// The fields of `/proc/PID/stat` svd reads.
+    public struct Stat: Sendable, Equatable {
+        public var state: UInt8 = 0
+        public var parent: Int32 = 0
+        public var group: Int32 = 0
+        public var session: Int32 = 0
+        public var utime: UInt64 = 0
+        public var stime: UInt64 = 0
+        public var startTicks: UInt64 = 0
+        public var rssPages: UInt64 = 0
+    }
+
+    /// `/proc/PID/stat` read into a stack buffer and parsed in one pass (no allocation but the
+    /// path): `list` of 1,000 apps and the memory-limit scan read one per process.
+    public static func stat(of pid: Int32) -> Stat? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer -> Stat? in
+            var n: Int
+            repeat { n = Glibc.read(fd, buffer.baseAddress, buffer.count) } while n < 0 && errno == EINTR
+            guard n > 0 else { return nil }
+            return parseStat(UnsafeBufferPointer(rebasing: buffer[0..<n]))
+        }
+    }
+
+    /// Parses the text of `/proc/PID/stat`. The command name may hold spaces and parentheses:
+    /// fields are counted from the last ')'.
+    public static func parseStat(_ bytes: UnsafeBufferPointer<UInt8>) -> Stat? {
+        guard var i = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        i += 2  // ") "
+        var stat = Stat()
+        var field = 3
+        var value: UInt64 = 0
+        while i <= bytes.count {
+            let byte = i < bytes.count ? bytes[i] : UInt8(ascii: " ")
+            if byte == UInt8(ascii: " ") || byte == 0x0A {
+                switch field {
+                case 4: stat.parent = Int32(truncatingIfNeeded: value)
+                case 5: stat.group = Int32(truncatingIfNeeded: value)
+                case 6: stat.session = Int32(truncatingIfNeeded: value)
+                case 14: stat.utime = value
+                case 15: stat.stime = value
+                case 22: stat.startTicks = value
+                case 24:
+                    stat.rssPages = value
+                    return stat
+                default: break
+                }
+                field += 1
+                value = 0
+            } else if field == 3 {
+                stat.state = byte
+            } else if byte >= 48 && byte <= 57 {
+                value = value &* 10 &+ UInt64(byte - 48)
+            }
+            i += 1
+        }
+        return field > 6 ? stat : nil
     }
 
     /// Seconds since boot, from `/proc/uptime`, in clock ticks.
@@ -99,14 +149,8 @@ extension ProcFS {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            guard let pid = Int32(name), let stat = Files.readSmall("/proc/\(pid)/stat", limit: 1024),
-                let close = stat.lastIndex(of: UInt8(ascii: ")"))
-            else { continue }
-            // After "(comm) ": state, ppid, pgrp.
-            let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "), maxSplits: 3)
-            guard fields.count >= 3, fields[0].first != UInt8(ascii: "Z") else { continue }
-            var pgrp: Int32 = 0
-            for b in fields[2] where b >= 48 && b <= 57 { pgrp = pgrp &* 10 &+ Int32(b - 48) }
+            guard let pid = Int32(name), let stat = stat(of: pid), stat.state != UInt8(ascii: "Z") else { continue }
+            let pgrp = stat.group
             if groups.contains(pgrp) { live.insert(pgrp) }
         }
         return live

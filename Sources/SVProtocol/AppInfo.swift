@@ -196,3 +196,61 @@ extension AppInfo {
         nextRetryInMs = o["nextRetryInMs"]?.intValue
     }
 }
+
+/// One row of `sv list`'s table as `listRows` sends it: `[id, name, pid, uptimeMs, restarts,
+/// status, cpuPercent, memoryBytes]`, null where a figure is unknown. 1,000 apps as objects
+/// cost svd and sv more than the whole `list` bar (design.md §8) in hashing keys alone.
+public struct ListRow: Sendable, Equatable {
+    public var id: AppID
+    public var name: String
+    public var pid: ProcessID?
+    public var uptimeMs: Int64?
+    public var restarts: Int
+    public var status: AppStatus
+    public var cpuPercent: Double?
+    public var memoryBytes: Int64?
+
+    public init(
+        id: AppID, name: String, pid: ProcessID?, uptimeMs: Int64?, restarts: Int, status: AppStatus,
+        cpuPercent: Double?, memoryBytes: Int64?
+    ) {
+        self.id = id
+        self.name = name
+        self.pid = pid
+        self.uptimeMs = uptimeMs
+        self.restarts = restarts
+        self.status = status
+        self.cpuPercent = cpuPercent
+        self.memoryBytes = memoryBytes
+    }
+
+    public init(_ info: AppInfo) {
+        self.init(
+            id: info.id, name: info.name, pid: info.pid, uptimeMs: info.uptimeMs, restarts: info.restarts,
+            status: info.status, cpuPercent: info.cpuPercent, memoryBytes: info.memoryBytes)
+    }
+
+    public var json: JSON {
+        .array([
+            .int(Int64(id.rawValue)), .string(name), pid.map { .int(Int64($0.rawValue)) } ?? .null,
+            uptimeMs.map { .int($0) } ?? .null, .int(Int64(restarts)), .string(status.rawValue),
+            cpuPercent.map { .double($0) } ?? .null, memoryBytes.map { .int($0) } ?? .null,
+        ])
+    }
+
+    public init(json: JSON) throws(ProtocolError) {
+        guard case .array(let cells) = json, cells.count == 8, let id = cells[0].intValue, let name = cells[1].stringValue,
+            let restarts = cells[4].intValue, let status = cells[5].stringValue.flatMap(AppStatus.init(rawValue:))
+        else { throw .malformed("a list row is not [id, name, pid, uptimeMs, restarts, status, cpu, memory]") }
+        let cpu: Double?
+        switch cells[6] {
+        case .double(let d): cpu = d
+        case .int(let i): cpu = Double(i)
+        default: cpu = nil
+        }
+        self.init(
+            id: AppID(Int(id)), name: name, pid: cells[2].intValue.map { ProcessID(Int32(truncatingIfNeeded: $0)) },
+            uptimeMs: cells[3].intValue, restarts: Int(restarts), status: status, cpuPercent: cpu,
+            memoryBytes: cells[7].intValue)
+    }
+}

@@ -140,6 +140,8 @@ public enum Request: Sendable {
     case delete([Target])
     case reset([Target])
     case list
+    /// `list`'s table only: one array per instance (`ListRow`), no keys to hash or send.
+    case listRows
     case describe([Target])
     case signal(Signal, [Target])
     /// Stop every app for good, then exit.
@@ -169,6 +171,7 @@ public enum Request: Sendable {
         case .delete: return "delete"
         case .reset: return "reset"
         case .list: return "list"
+        case .listRows: return "listRows"
         case .describe: return "describe"
         case .signal: return "signal"
         case .kill: return "kill"
@@ -184,7 +187,7 @@ public enum Request: Sendable {
     var args: JSON? {
         func targets(_ list: [Target]) -> JSON { .object(JSONObject([("targets", .array(list.map { .string($0.description) }))])) }
         switch self {
-        case .hello, .ping, .list, .kill, .save, .resurrect, .reloadLogs: return nil
+        case .hello, .ping, .list, .listRows, .kill, .save, .resurrect, .reloadLogs: return nil
         case .update(let path): return .object(JSONObject([("svdPath", .string(path))]))
         case .start(let arguments): return try? JSONCoder.encode(arguments)
         case .restart(let arguments): return try? JSONCoder.encode(arguments)
@@ -223,6 +226,7 @@ public enum Request: Sendable {
         case "delete": self = .delete(try targets())
         case "reset": self = .reset(try targets())
         case "list": self = .list
+        case "listRows": self = .listRows
         case "describe": self = .describe(try targets())
         case "signal":
             guard let number = args["signal"]?.intValue, let signal = Signal(parsing: String(number)) else {

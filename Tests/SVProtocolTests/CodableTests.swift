@@ -102,6 +102,8 @@ import Testing
         info.cpuPercent = 0.5
         info.memoryBytes = 42_000_000
         info.nextRetryInMs = 100
+        info.instance = 3
+        info.namespace = "shop"
         #expect(info.json == (try JSONCoder.encode(info)))
         #expect(try AppInfo(json: info.json) == info)
         let sparse = AppInfo(
@@ -109,5 +111,24 @@ import Testing
             interpreter: nil, args: [], cwd: "/", outLog: "", errLog: "", lastDecision: "", ready: false)
         #expect(sparse.json == (try JSONCoder.encode(sparse)))
         #expect(try AppInfo(json: try JSONCoder.encode(sparse)) == sparse)
+    }
+
+    /// `listRows`: the table's figures as arrays, read back the same; a sparse row has nulls.
+    @Test func listRowsRoundTrip() throws {
+        var info = AppInfo(
+            id: AppID(7), name: "api", status: .online, desired: .online, restarts: 2, unstableRestarts: 1,
+            script: "/srv/api.js", interpreter: nil, args: [], cwd: "/srv", outLog: "/o", errLog: "/e", lastDecision: "",
+            ready: true)
+        info.pid = ProcessID(4242)
+        info.uptimeMs = 1234
+        info.cpuPercent = 0.5
+        info.memoryBytes = 42_000_000
+        let row = ListRow(info)
+        #expect(row.json.serialized == #"[7,"api",4242,1234,2,"online",0.5,42000000]"#)
+        #expect(try ListRow(json: try JSON.parse(Array(row.json.serialized.utf8))) == row)
+        let stopped = ListRow(id: AppID(1), name: "x", pid: nil, uptimeMs: nil, restarts: 0, status: .stopped, cpuPercent: nil, memoryBytes: nil)
+        #expect(stopped.json.serialized == #"[1,"x",null,null,0,"stopped",null,null]"#)
+        #expect(try ListRow(json: stopped.json) == stopped)
+        #expect(throws: ProtocolError.self) { try ListRow(json: .array([.int(1)])) }
     }
 }

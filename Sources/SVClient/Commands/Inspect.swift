@@ -8,8 +8,14 @@ struct List: ParsableCommand {
         commandName: "list", abstract: "List apps.", aliases: ["ls", "l", "ps", "status"])
 
     func run() throws {
-        let reply = try Client.connectOrStart().send(.list)
-        say(Render.table(try Render.apps(reply)), terminator: "")
+        let rows: [ListRow]
+        do {
+            rows = try Render.rows(try Client.connectOrStart().send(.listRows))
+        } catch let error as CLIError where error.description.contains("unknown command") {
+            // An svd of an older version (before `sv update`): the full list.
+            rows = try Render.apps(try Client.connectOrStart().send(.list)).map(ListRow.init)
+        }
+        say(Render.table(rows), terminator: "")
     }
 }
 
