@@ -17,12 +17,21 @@ public struct SV: ParsableCommand {
     public init() {}
 
     /// `sv start app.js -- --port 80` → `sv start app.js --app-arg --port --app-arg 80`;
-    /// `sv scale api -1` → `sv scale api -- -1` (a count, not an option).
+    /// `sv scale api -1` → `sv scale api -- -1` and `sv start -i -1` → `--instances=-1` (counts,
+    /// not options).
     static func passingAppArguments(_ arguments: [String]) -> [String] {
         if arguments.count == 3, arguments[0] == "scale", arguments[2].hasPrefix("-"), Int(arguments[2].dropFirst()) != nil {
             return [arguments[0], arguments[1], "--", arguments[2]]
         }
-        guard arguments.first == "start", let split = arguments.firstIndex(of: "--") else { return arguments }
+        guard arguments.first == "start" else { return arguments }
+        // `-i -1` (one per CPU but one): a negative count, not an option.
+        var arguments = arguments
+        if let flag = arguments.firstIndex(where: { $0 == "-i" || $0 == "--instances" }), flag + 1 < arguments.count,
+            arguments[flag + 1].hasPrefix("-"), Int(arguments[flag + 1]) != nil
+        {
+            arguments.replaceSubrange(flag...(flag + 1), with: ["--instances=\(arguments[flag + 1])"])
+        }
+        guard let split = arguments.firstIndex(of: "--") else { return arguments }
         return Array(arguments[..<split]) + arguments[(split + 1)...].flatMap { ["--app-arg", $0] }
     }
 

@@ -124,8 +124,13 @@ extension Daemon {
                     name: spec.name, spec: specJSON, desired: Desired.stopped.rawValue, outLog: "", errLog: "",
                     instance: Int64(instance))
                 let base = instanceSuffix ? "\(spec.name)-\(rowID)" : spec.name
+                // A path given with -o/-e gets the id too (`api-3.log`), as pm2 does: one writer per file.
+                func given(_ path: String?) -> String? {
+                    path.map { instanceSuffix ? Self.withID(rowID, in: $0) : $0 }
+                }
                 paths = (
-                    spec.outFile ?? home.logPath(name: base, stream: "out"), spec.errorFile ?? home.logPath(name: base, stream: "err")
+                    given(spec.outFile) ?? home.logPath(name: base, stream: "out"),
+                    given(spec.errorFile) ?? home.logPath(name: base, stream: "err")
                 )
                 try store.updateApp(
                     AppRow(
@@ -146,6 +151,18 @@ extension Daemon {
             try? store.deleteApp(id: rowID)
             throw error
         }
+    }
+
+    /// `path` with `-ID` before its extension (`/var/log/api.log` → `/var/log/api-3.log`); a
+    /// device such as /dev/null is shared and stays as it is.
+    static func withID(_ id: Int64, in path: String) -> String {
+        if path.hasPrefix("/dev/") { return path }
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let base = path[slash...]
+        if let dot = base.lastIndex(of: "."), dot != base.startIndex {
+            return String(path[..<dot]) + "-\(id)" + String(path[dot...])
+        }
+        return path + "-\(id)"
     }
 
     /// The app (and stream) already writing the regular file `fd` is open on, if any.

@@ -281,6 +281,7 @@ extension Daemon {
                     "'\(spec.name)' is already \(running.machine.status.rawValue) (id \(running.id)); use --force to start another, or 'sv restart \(spec.name)'"
                 )
             }
+            if let problem = spec.incrementProblem { throw ReplyError(.badRequest, "cannot start '\(spec.name)': \(problem)") }
             if !arguments.force, !sameName.isEmpty {
                 // pm2 starts a stopped app of that name again, with the options given now; a
                 // count given now (-i) scales it.

@@ -194,4 +194,27 @@ struct InstanceTests {
             #expect(Set(try sv.list().map(\.instance)) == Set(0..<cpus))
         }
     }
+
+    @Test func negativeCountsGivenLogPathsAndChecksOnEveryPath() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.file("show.js", "console.log('up ' + process.env.NODE_APP_INSTANCE); setInterval(() => {}, 1000);")
+            let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            let minusOne = try sv.run(["start", sv.work + "/show.js", "-i", "-1", "--name", "minus"])
+            #expect(minusOne.status == 0, "\(minusOne.stderr)")
+            #expect(try sv.list().filter { $0.name == "minus" }.count == max(cpus - 1, 1))
+            // -o/-e with several instances: the id goes into each file's name (pm2 does the same).
+            let given = try sv.run(["start", sv.work + "/show.js", "-i", "2", "--name", "given", "-o", sv.work + "/given.log"])
+            #expect(given.status == 0, "\(given.stderr)")
+            let logs = try sv.list().filter { $0.name == "given" }.map(\.outLog)
+            #expect(logs.count == 2)
+            #expect(logs.allSatisfy { $0.hasPrefix(sv.work + "/given-") && $0.hasSuffix(".log") }, "\(logs)")
+            #expect(eventually { logs.allSatisfy { read($0).contains("up ") } })
+            // A stopped name started again with a bad increment_var: refused, nothing starts.
+            try sv.ok("stop", "given")
+            let bad = try sv.run(["start", sv.work + "/show.js", "--name", "given", "--increment-var", "NOPE_Y"])
+            #expect(bad.status == 1)
+            #expect(bad.stderr.contains("increment_var 'NOPE_Y' is not in the app's environment"), "\(bad.stderr)")
+            #expect(try sv.list().filter { $0.name == "given" }.allSatisfy { $0.status == .stopped })
+        }
+    }
 }
