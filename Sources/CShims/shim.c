@@ -229,3 +229,11 @@ int sv_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); 
 int sv_fexecve(int fd, char *const *argv) { return fexecve(fd, argv, environ); }
 
 int sv_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+
+int sv_timerfd_arm_realtime(int fd, int64_t deadline_ns) {
+    struct itimerspec spec = {0};
+    spec.it_value.tv_sec = deadline_ns / 1000000000;
+    spec.it_value.tv_nsec = deadline_ns % 1000000000;
+    int flags = deadline_ns > 0 ? (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) : 0;
+    return timerfd_settime(fd, flags, &spec, NULL);
+}

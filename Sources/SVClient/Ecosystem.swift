@@ -29,11 +29,12 @@ enum Ecosystem {
         "restart_delay", "exp_backoff_restart_delay", "max_restarts", "min_uptime", "kill_timeout", "autorestart",
         "stop_exit_codes", "out_file", "output", "error_file", "error", "time", "log_date_format", "log_max_size",
         "log_keep", "exec_mode", "instances", "kill_signal", "instance_var", "increment_var",
-        "namespace",
+        "namespace", "watch", "ignore_watch", "watch_delay", "max_memory_restart", "cron_restart",
+        "memory_check_interval",
     ]
     /// Keys of features built later: accepted with a warning naming them, never silently ignored.
     static let notYet: Set<String> = [
-        "watch", "ignore_watch", "watch_delay", "max_memory_restart", "cron_restart", "wait_ready", "listen_timeout",
+        "wait_ready", "listen_timeout",
         "log_file", "merge_logs", "combine_logs", "pid_file", "log_type",
     ]
 
@@ -231,6 +232,49 @@ enum Ecosystem {
             return out
         }
 
+        /// `watch` (true, a path, or paths), `ignore_watch`, `watch_delay`, `max_memory_restart`,
+        /// `memory_check_interval`, `cron_restart`.
+        func watchAndLimits(into spec: inout AppSpec, base: String) throws {
+            switch object["watch"] {
+            case nil, .null?, .bool(false)?: break
+            case .bool(true)?: spec.watch = []
+            case .string(let path)?: spec.watch = [System.absolute(path, base: base)]
+            case .array(let items)?:
+                spec.watch = try items.map { item in
+                    guard let path = item.stringValue else { throw fail("watch", "true, a path or a list of paths") }
+                    return System.absolute(path, base: base)
+                }
+            default: throw fail("watch", "true, a path or a list of paths")
+            }
+            switch object["ignore_watch"] {
+            case nil, .null?: break
+            case .string(let pattern)?: spec.ignoreWatch = [pattern]
+            case .array(let items)?:
+                spec.ignoreWatch = try items.map { item in
+                    guard let pattern = item.stringValue else { throw fail("ignore_watch", "a pattern or a list of them") }
+                    return pattern
+                }
+            default: throw fail("ignore_watch", "a pattern or a list of them")
+            }
+            spec.watchDelayMs = try milliseconds("watch_delay")
+            if let size = object["max_memory_restart"], size != .null {
+                guard let bytes = size.intValue ?? size.stringValue.flatMap({ ByteSize(parsing: $0)?.bytes }), bytes >= 1024 else {
+                    throw fail("max_memory_restart", "a size like \"500M\"")
+                }
+                spec.maxMemoryBytes = bytes
+            }
+            if let interval = try milliseconds("memory_check_interval") {
+                guard interval >= 100 else { throw fail("memory_check_interval", "at least 100 ms") }
+                spec.memoryCheckIntervalMs = interval
+            }
+            if let expression = try string("cron_restart") {
+                do { _ = try CronSchedule(parsing: expression) } catch {
+                    throw CLIError("\(file): \(label).cron_restart: \(error)")
+                }
+                spec.cronRestart = expression
+            }
+        }
+
         mutating func spec(folder: String, envName: String?, environment: [String: String], warnings: inout [String]) throws -> AppSpec {
             guard let script = try string("script") else {
                 throw CLIError("\(file): \(label): no 'script' (the file or command to run)")
@@ -308,6 +352,7 @@ enum Ecosystem {
             if let v = try number("log_keep") { spec.logKeep = Int(v) }
             spec.instances = instances
             spec.namespace = try string("namespace")
+            try watchAndLimits(into: &spec, base: cwd)
             if let namespace = spec.namespace, let problem = AppName.problem(with: namespace) {
                 throw CLIError("\(file): \(label).namespace: '\(namespace)' cannot be a namespace: \(problem)")
             }

@@ -71,3 +71,44 @@ struct PolicyOptions: ParsableArguments {
         if !stopExitCodes.isEmpty { policy.stopExitCodes = stopExitCodes }
     }
 }
+
+/// Watching and limits (docs/watch.md, docs/limits.md): `--watch`, `--max-memory-restart`,
+/// `--cron-restart`, pm2's names.
+struct WatchAndLimitOptions: ParsableArguments {
+    @Flag(help: "Restart when files under the app's cwd (or --watch-path) change.") var watch = false
+    @Option(help: ArgumentHelp("What to watch instead of the cwd (repeatable; also --watch=PATH).", valueName: "path"))
+    var watchPath: [String] = []
+    @Option(help: ArgumentHelp("Glob patterns not watched (repeatable; default node_modules, .git).", valueName: "pattern"))
+    var ignoreWatch: [String] = []
+    @Option(help: ArgumentHelp("Quiet time after the last change before the restart (ms, default 1000).", valueName: "ms"))
+    var watchDelay: Int?
+    @Option(help: ArgumentHelp("Restart when the app's process tree uses more memory (K, M, G).", valueName: "size"))
+    var maxMemoryRestart: String?
+    @Option(help: ArgumentHelp("How often memory is measured for --max-memory-restart (ms, default 1000).", valueName: "ms"))
+    var memoryCheckInterval: Int?
+    @Option(help: ArgumentHelp("Restart on a cron schedule (5 fields, or 6 with seconds first, or @hourly…).", valueName: "expr"))
+    var cronRestart: String?
+
+    func validate() throws {
+        if let watchDelay, watchDelay < 0 { throw ValidationError("--watch-delay must be 0 or more, got \(watchDelay)") }
+        if let maxMemoryRestart, (ByteSize(parsing: maxMemoryRestart)?.bytes ?? 0) < 1024 {
+            throw ValidationError("--max-memory-restart takes a size of at least 1K like 500M or 1G, got '\(maxMemoryRestart)'")
+        }
+        if let memoryCheckInterval, memoryCheckInterval < 100 {
+            throw ValidationError("--memory-check-interval must be at least 100 ms, got \(memoryCheckInterval)")
+        }
+        if let cronRestart {
+            do { _ = try CronSchedule(parsing: cronRestart) } catch { throw ValidationError("--cron-restart: \(error)") }
+        }
+    }
+
+    /// The options given, on `spec`; paths relative to `base`.
+    func apply(to spec: inout AppSpec, base: String) {
+        if watch || !watchPath.isEmpty { spec.watch = watchPath.map { System.absolute($0, base: base) } }
+        if !ignoreWatch.isEmpty { spec.ignoreWatch = ignoreWatch }
+        if let watchDelay { spec.watchDelayMs = Int64(watchDelay) }
+        if let maxMemoryRestart { spec.maxMemoryBytes = ByteSize(parsing: maxMemoryRestart)?.bytes }
+        if let memoryCheckInterval { spec.memoryCheckIntervalMs = Int64(memoryCheckInterval) }
+        if let cronRestart { spec.cronRestart = cronRestart }
+    }
+}

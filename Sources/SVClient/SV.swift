@@ -24,15 +24,22 @@ public struct SV: ParsableCommand {
             return [arguments[0], arguments[1], "--", arguments[2]]
         }
         guard arguments.first == "start" else { return arguments }
+        let split = arguments.firstIndex(of: "--") ?? arguments.endIndex
+        var options = Array(arguments[..<split])
         // `-i -1` (one per CPU but one): a negative count, not an option.
-        var arguments = arguments
-        if let flag = arguments.firstIndex(where: { $0 == "-i" || $0 == "--instances" }), flag + 1 < arguments.count,
-            arguments[flag + 1].hasPrefix("-"), Int(arguments[flag + 1]) != nil
+        if let flag = options.firstIndex(where: { $0 == "-i" || $0 == "--instances" }), flag + 1 < options.count,
+            options[flag + 1].hasPrefix("-"), Int(options[flag + 1]) != nil
         {
-            arguments.replaceSubrange(flag...(flag + 1), with: ["--instances=\(arguments[flag + 1])"])
+            options.replaceSubrange(flag...(flag + 1), with: ["--instances=\(options[flag + 1])"])
         }
-        guard let split = arguments.firstIndex(of: "--") else { return arguments }
-        return Array(arguments[..<split]) + arguments[(split + 1)...].flatMap { ["--app-arg", $0] }
+        // pm2's `--watch=src,lib`: the paths to watch.
+        options = options.flatMap { argument -> [String] in
+            guard argument.hasPrefix("--watch=") else { return [argument] }
+            let paths = argument.dropFirst("--watch=".count).split(separator: ",").map(String.init)
+            return ["--watch"] + paths.flatMap { ["--watch-path", $0] }
+        }
+        guard split < arguments.endIndex else { return options }
+        return options + arguments[(split + 1)...].flatMap { ["--app-arg", $0] }
     }
 
     /// Runs `sv` with `arguments` (without the program name); returns the exit code.

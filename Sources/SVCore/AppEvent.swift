@@ -6,6 +6,9 @@ public enum AppEvent: Hashable, Sendable {
     case restoreRequested
     /// `sv restart`: stop the running process (if any), then start a new one.
     case restartRequested
+    /// A graceful restart svd decided (a watched file changed, the memory limit, the cron
+    /// schedule), `reason` in words; a running app only.
+    case restartDue(reason: String)
     /// `sv stop`.
     case stopRequested
     /// svd itself is stopping (SIGTERM): stop the process, keep the desired state so the next

@@ -49,7 +49,8 @@ extension AppMachine {
         public enum After: Hashable, Sendable {
             case stay
             case remove
-            case startNew
+            /// Start a new run once the group is gone; `reason` says why ("restarted by user").
+            case startNew(reason: String)
             /// The decision taken when the leader exited by itself.
             case apply(Decision, exited: ExitStatus)
         }

@@ -79,6 +79,10 @@ public struct AppMachine: Sendable {
             desired = .online
             return spawnNow(reason: "brought back at svd start", countsAsRestart: false)
         case .restartRequested: return restart(now: now)
+        case .restartDue(let reason):
+            // Automatic (a watched file, the memory limit, the cron schedule): a running app only.
+            guard case .running(let run) = phase else { return [] }
+            return beginStop(run: run, then: .startNew(reason: "restarted: \(reason)"), reason: "restarting: \(reason)", now: now)
         case .stopRequested: return stop(then: .stay, now: now)
         case .shutdownRequested:
             let kept = desired
@@ -120,7 +124,7 @@ public struct AppMachine: Sendable {
             return [.cancelTimer(timer)] + spawnNow(reason: "started by user", countsAsRestart: true)
         case .stopping(var stopping):
             // Started again while stopping: start a new run once the old group is gone.
-            stopping.then = .startNew
+            stopping.then = .startNew(reason: "restarted by user")
             phase = .stopping(stopping)
             return []
         case .running, .launching:
@@ -134,7 +138,7 @@ public struct AppMachine: Sendable {
         switch phase {
         case .running(let run):
             unstableRuns = 0
-            return beginStop(run: run, then: .startNew, reason: "restart requested by user", now: now)
+            return beginStop(run: run, then: .startNew(reason: "restarted by user"), reason: "restart requested by user", now: now)
         case .stopped, .errored, .waitingRestart, .stopping, .launching:
             return start(now: now, countsAsRestart: true)
         }
@@ -225,7 +229,7 @@ public struct AppMachine: Sendable {
             switch stopping.then {
             case .stay: decision = "stopped by user"
             case .remove: decision = "deleted by user"
-            case .startNew: decision = "restarted by user"
+            case .startNew(let reason): decision = reason
             case .apply(let pending, _): decision = pending.reason
             }
             let record = AppEffect.recordRunEnded(run, status, escalated: stopping.escalated, decision: decision)
@@ -268,8 +272,8 @@ public struct AppMachine: Sendable {
         case .remove:
             phase = .stopped
             return [cancel, .remove]
-        case .startNew:
-            return [cancel] + spawnNow(reason: "restarted by user", countsAsRestart: true)
+        case .startNew(let reason):
+            return [cancel] + spawnNow(reason: reason, countsAsRestart: true)
         case .apply(let decision, _):
             return [cancel] + apply(decision, now: now)
         }

@@ -36,6 +36,23 @@ public struct AppSpec: Hashable, Sendable, Codable {
     public var instances: Int?
     /// `instance_var`: the variable that tells an instance its index (default `NODE_APP_INSTANCE`).
     public var instanceVar: String?
+    /// `--cron-restart`: a cron expression (CronSchedule) at which a running app restarts.
+    public var cronRestart: String?
+    /// `--max-memory-restart`: restart when the app's process tree (its session) uses more.
+    public var maxMemoryBytes: Int64?
+    /// `--memory-check-interval`: how often that is measured (default 1000 ms).
+    public var memoryCheckIntervalMs: Int64?
+    /// `--watch [PATH…]`: restart when files change; empty means the app's cwd. Nil: off.
+    public var watch: [String]?
+    /// `--ignore-watch`: glob patterns not watched (default `node_modules`, `.git`).
+    public var ignoreWatch: [String]?
+    /// `--watch-delay`: quiet time after the last change before the restart (default 1000 ms).
+    public var watchDelayMs: Int64?
+
+    public static let defaultMemoryCheckInterval = Duration.milliseconds(1000)
+    public static let defaultWatchDelay = Duration.milliseconds(1000)
+    public static let defaultIgnoreWatch = ["node_modules", ".git"]
+
     /// `namespace`: a group name; a target that names no app names the apps of its namespace.
     public var namespace: String?
     /// `increment_var`: a variable of the env whose integer value grows by one per instance

@@ -54,6 +54,16 @@ final class Daemon {
     var isShuttingDown = false
     /// libsystemd when svd runs under systemd (Systemd.swift), and the watchdog's own timer.
     var systemd: Systemd?
+    /// Cron restarts (Schedules.swift): the local zone, each app's next firing (wall seconds),
+    /// the wall-clock timer armed at the earliest, created when first needed.
+    var zone = TimeZoneRules.utc
+    /// Where `zone` came from, logged when the first schedule needs it.
+    var zoneSource: String?
+    var cronNext: [AppID: Int64] = [:]
+    var cronTimer: WallTimerFD?
+    /// Set when an app is created, removed or given new options: schedules, watches and the
+    /// memory sampler are brought up to date after the iteration.
+    var optionsChanged = false
     var watchdogTimer: TimerFD?
     var watchdogInterval: Duration?
     private var lastStatus = ""
@@ -70,6 +80,7 @@ final class Daemon {
         self.lock = lock
         self.appNofileSoft = appNofileSoft
         self.appUmask = appUmask
+        (zone, zoneSource) = LocalZone.rules(tz: getenv("TZ").map { String(cString: $0) })
         epoll = try Epoll()
         signals = try SignalFD(Daemon.handledSignals)
         timer = try TimerFD()
@@ -118,6 +129,7 @@ final class Daemon {
         case .stderr: apps[AppID(token.value)]?.stderr.drain(using: buffer)
         case .ipc: handleIPC(app: AppID(token.value), readiness: event.readiness)
         case .watchdog: pingWatchdog()
+        case .cron: handleCronTimer()
         }
     }
 
@@ -128,6 +140,10 @@ final class Daemon {
         if let exec = pendingExec {
             pendingExec = nil
             performExec(exec)
+        }
+        if optionsChanged {
+            optionsChanged = false
+            applyOptions()
         }
         if systemd != nil { reportStatus() }
         if let client = exitAfterReplyTo, (clients[client]?.output.isEmpty ?? true) { exitCode = 0 }
@@ -304,7 +320,7 @@ final class Daemon {
 /// What an epoll token points at: a kind in the top byte, an id below.
 struct Token {
     enum Kind: UInt64 {
-        case signals = 1, timer, listener, client, stdout, stderr, ipc, watchdog
+        case signals = 1, timer, listener, client, stdout, stderr, ipc, watchdog, cron
     }
     let rawValue: UInt64
     init(rawValue: UInt64) { self.rawValue = rawValue }

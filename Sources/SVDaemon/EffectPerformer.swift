@@ -105,6 +105,7 @@ extension Daemon {
         app.stderr.close()
         app.stdin.close()
         apps[app.id] = nil
+        optionsChanged = true
         pendingWrites.append(.deleteApp(app.id))
         log.info("\(app.name) (id \(app.id)): deleted")
     }
@@ -252,6 +253,7 @@ extension Daemon {
         try? epoll.add(app.stdout.pipe.read, for: .readable, token: Token(.stdout, id.rawValue).rawValue)
         try? epoll.add(app.stderr.pipe.read, for: .readable, token: Token(.stderr, id.rawValue).rawValue)
         apps[id] = app
+        optionsChanged = true
         return app
     }
 }

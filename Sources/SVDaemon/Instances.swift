@@ -53,7 +53,7 @@ extension Daemon {
         for app in instances(named: name) where app.machine.spec.instances != count {
             var spec = app.machine.spec
             spec.instances = count
-            app.apply(spec)
+            reconfigure(app, spec)
             pendingWrites.append(.app(app.id))
         }
     }

@@ -61,7 +61,7 @@ extension Daemon {
                     for app in found {
                         var spec = app.machine.spec
                         spec.capturedEnv = interned(CapturedEnvironment.filter(env))
-                        app.apply(spec)
+                        reconfigure(app, spec)
                     }
                 }
                 return wait(for: found, event: .restartRequested, client: client, requestID: requestID)
@@ -239,7 +239,7 @@ extension Daemon {
             let wanted = spec.instances ?? existing.count
             spec.instances = wanted
             for app in existing.prefix(wanted) {
-                app.apply(spec)
+                reconfigure(app, spec)
                 if app.machine.process != nil || app.machine.status == .waitingRestart {
                     feed(app, .restartRequested)
                     results.append(Self.instanceOutcome("restarted", app))
@@ -291,7 +291,7 @@ extension Daemon {
                 spec.instances = wanted
                 _ = removeInstances(of: spec.name, keeping: wanted)  // stopped: gone at once
                 for app in sameName.prefix(wanted) {
-                    app.apply(spec)
+                    reconfigure(app, spec)
                     feed(app, .startRequested)
                     started.append(app)
                 }

@@ -39,3 +39,29 @@ public enum SystemClock {
     public static var now: Instant { Instant(nanoseconds: sv_monotonic_ns()) }
     public static var wallNow: WallTime { WallTime(nanoseconds: sv_realtime_ns()) }
 }
+
+/// A wall-clock timer (`CLOCK_REALTIME`, `TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET`): for
+/// cron schedules, which name wall times. When the clock is set (by hand, or NTP stepping it),
+/// the kernel wakes it with ECANCELED so the schedule is computed again.
+public struct WallTimerFD: ~Copyable {
+    public let fd: FileDescriptor
+
+    public init() throws(SyscallError) {
+        fd = FileDescriptor(
+            rawValue: try syscall("timerfd_create") { timerfd_create(CLOCK_REALTIME, Int32(TFD_CLOEXEC | TFD_NONBLOCK)) })
+    }
+
+    deinit { _ = try? fd.close() }
+
+    /// Arms at `seconds` since the epoch (wall time), or disarms with nil.
+    public func arm(atSecond seconds: Int64?) {
+        _ = sv_timerfd_arm_realtime(fd.rawValue, seconds.map { max($0, 1) * 1_000_000_000 } ?? 0)
+    }
+
+    /// After the descriptor became readable: true when it expired, false when the wall clock
+    /// was set (or nothing was pending).
+    public func acknowledge() -> Bool {
+        var expirations: UInt64 = 0
+        return read(fd.rawValue, &expirations, 8) == 8
+    }
+}

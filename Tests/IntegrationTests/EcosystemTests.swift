@@ -268,11 +268,12 @@ struct ImportTests {
             #expect(result.stdout.contains("imported worker (id 3)"))
             #expect(result.stdout.contains("imported cron-job (id 4)"))
             #expect(result.stdout.contains("api: cluster mode → 2 fork-mode instances; they cannot share one port (all on PORT 8080)"))
-            #expect(result.stdout.contains("api.max_memory_restart"))
+            #expect(!result.stdout.contains("max_memory_restart"))  // mapped now
             let apps = try sv.list()
             #expect(apps.map(\.name) == ["api", "api", "worker", "cron-job"])
             #expect(apps.map(\.instance) == [0, 1, 0, 0])
             #expect(try sv.describe("api").spec.instances == 2)
+            #expect(try sv.describe("api").spec.maxMemoryBytes == 314_572_800)  // pm2 stored 300M in bytes
             #expect(apps.allSatisfy { $0.status == .stopped })  // nothing started without --start
             let worker = try sv.describe("worker").spec
             #expect(worker.script == "/srv/shop/worker.js")

@@ -107,6 +107,10 @@ int64_t sv_realtime_ns(void);
 /// timerfd_settime absolute on CLOCK_MONOTONIC; 0 ns disarms.
 int sv_timerfd_arm_abs(int fd, int64_t deadline_ns);
 
+/// timerfd_settime absolute with TFD_TIMER_CANCEL_ON_SET (a CLOCK_REALTIME timer: a read fails
+/// with ECANCELED when the wall clock is set); 0 ns disarms.
+int sv_timerfd_arm_realtime(int fd, int64_t deadline_ns);
+
 /// flock(LOCK_EX|LOCK_NB).
 int sv_flock_exclusive_nb(int fd);
 

@@ -120,9 +120,29 @@ enum PM2Dump {
             if case .array(let codes)? = process["stop_exit_codes"] {
                 spec.policy.stopExitCodes = codes.compactMap { $0.intValue.map { Int32(truncatingIfNeeded: $0) } }
             }
-            for key in ["max_memory_restart", "cron_restart", "watch"] where process[key] != nil && process[key] != .null && process[key] != .bool(false) {
-                unmapped.append("\(name).\(key) (\(process[key]?.serialized ?? "")): not supported yet")
+            // pm2 stores max_memory_restart in bytes, the others as written.
+            if let limit = process["max_memory_restart"] {
+                if let bytes = limit.intValue ?? limit.stringValue.flatMap({ ByteSize(parsing: $0)?.bytes }), bytes >= 1024 {
+                    spec.maxMemoryBytes = bytes
+                } else if limit != .null {
+                    unmapped.append("\(name).max_memory_restart (\(limit.serialized)): not a size")
+                }
             }
+            if let expression = process["cron_restart"]?.stringValue {
+                if (try? CronSchedule(parsing: expression)) != nil {
+                    spec.cronRestart = expression
+                } else {
+                    unmapped.append("\(name).cron_restart (\(expression)): not a cron expression sv reads")
+                }
+            }
+            switch process["watch"] {
+            case .bool(true)?: spec.watch = []
+            case .string(let path)?: spec.watch = [System.absolute(path, base: spec.cwd)]
+            case .array(let paths)?: spec.watch = paths.compactMap(\.stringValue).map { System.absolute($0, base: spec.cwd) }
+            default: break
+            }
+            if case .array(let patterns)? = process["ignore_watch"] { spec.ignoreWatch = patterns.compactMap(\.stringValue) }
+            if let delay = process["watch_delay"]?.intValue { spec.watchDelayMs = delay }
             if let variable = process["instance_var"]?.stringValue, variable != AppSpec.defaultInstanceVar {
                 spec.instanceVar = variable
             }

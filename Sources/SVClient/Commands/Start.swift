@@ -29,6 +29,7 @@ struct Start: ParsableCommand {
     @Option(help: "Rotate a log file at this size (K, M, G; default 10M).") var logMaxSize: String?
     @Option(help: "Rotated log files kept (default 5).") var logKeep: Int?
     @OptionGroup var policy: PolicyOptions
+    @OptionGroup var limits: WatchAndLimitOptions
     @Option(help: "Ecosystem files: only these apps (comma-separated names).") var only: String?
     @Option(help: "Ecosystem files: apply env_NAME on top of env (also --env NAME).") var envName: String?
 
@@ -108,6 +109,7 @@ struct Start: ParsableCommand {
                 spec.logKeep = logKeep
                 spec.outFile = output.map { System.absolute($0, base: callerDirectory) }
                 spec.errorFile = error.map { System.absolute($0, base: callerDirectory) }
+                limits.apply(to: &spec, base: callerDirectory)
                 spec.instances = instances.flatMap(InstanceCount.parse)
                 spec.instanceVar = instanceVar
                 spec.namespace = namespace
