@@ -63,27 +63,28 @@ final class App {
         runs[index].decision = decision
     }
 
-    /// The running process's figures, one /proc read: what `list` shows of it.
-    private func figures(now: Instant, uptimeTicks: UInt64?)
+    /// The running process tree's figures (its session, from one shared /proc scan): what
+    /// `list` shows of it.
+    private func figures(now: Instant, uptimeTicks: UInt64?, totals: [Int32: ProcFS.SessionTotals])
         -> (pid: ProcessID, uptimeMs: Int64, memoryBytes: Int64?, cpuPercent: Double?)?
     {
         guard let process = machine.process else { return nil }
-        let usage = ProcFS.usage(of: process.pid)
+        let tree = totals[process.pid.rawValue]
         return (
-            process.pid, (now - process.since).milliseconds, usage.map { Int64($0.residentBytes) },
-            usage.flatMap { usage in uptimeTicks.map { ProcFS.cpuPercent(usage, uptimeTicks: $0) } }
+            process.pid, (now - process.since).milliseconds, tree.map { Int64($0.residentBytes) },
+            tree.flatMap { tree in uptimeTicks.map { tree.cpuPercent(uptimeTicks: $0) } }
         )
     }
 
     /// `list`'s row: the same figures as `info`, nothing else.
-    func row(now: Instant, uptimeTicks: UInt64?) -> ListRow {
-        let live = figures(now: now, uptimeTicks: uptimeTicks)
+    func row(now: Instant, uptimeTicks: UInt64?, totals: [Int32: ProcFS.SessionTotals]) -> ListRow {
+        let live = figures(now: now, uptimeTicks: uptimeTicks, totals: totals)
         return ListRow(
             id: id, name: machine.spec.name, pid: live?.pid, uptimeMs: live?.uptimeMs, restarts: machine.restarts,
             status: machine.status, cpuPercent: live?.cpuPercent, memoryBytes: live?.memoryBytes)
     }
 
-    func info(now: Instant, uptimeTicks: UInt64?) -> AppInfo {
+    func info(now: Instant, uptimeTicks: UInt64?, totals: [Int32: ProcFS.SessionTotals]) -> AppInfo {
         let spec = machine.spec
         var info = AppInfo(
             id: id, name: spec.name, status: machine.status, desired: machine.desired, restarts: machine.restarts,
@@ -92,7 +93,7 @@ final class App {
             lastDecision: machine.lastDecision, ready: false)
         info.instance = instance
         info.namespace = spec.namespace
-        if let live = figures(now: now, uptimeTicks: uptimeTicks) {
+        if let live = figures(now: now, uptimeTicks: uptimeTicks, totals: totals) {
             info.pid = live.pid
             info.uptimeMs = live.uptimeMs
             info.memoryBytes = live.memoryBytes

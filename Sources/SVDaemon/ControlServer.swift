@@ -182,6 +182,12 @@ extension Daemon {
     func appInfos(_ list: [App]) -> JSON {
         let now = SystemClock.now
         let ticks = ProcFS.uptimeTicks()
-        return .array(list.sorted { $0.id < $1.id }.map { $0.info(now: now, uptimeTicks: ticks).json })
+        let totals = processTotals(of: list)
+        return .array(list.sorted { $0.id < $1.id }.map { $0.info(now: now, uptimeTicks: ticks, totals: totals).json })
+    }
+
+    /// Memory and CPU of the running apps' trees: one scan of /proc, only when asked.
+    func processTotals(of list: [App]) -> [Int32: ProcFS.SessionTotals] {
+        ProcFS.sessionTotals(Set(list.compactMap { $0.machine.process?.pid.rawValue }))
     }
 }

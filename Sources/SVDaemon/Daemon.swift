@@ -61,6 +61,8 @@ final class Daemon {
     var zoneSource: String?
     var cronNext: [AppID: Int64] = [:]
     var cronTimer: WallTimerFD?
+    /// The memory limit's sampler (Limits.swift): armed only while some app has a limit.
+    var memoryTimer: TimerFD?
     /// Set when an app is created, removed or given new options: schedules, watches and the
     /// memory sampler are brought up to date after the iteration.
     var optionsChanged = false
@@ -130,6 +132,7 @@ final class Daemon {
         case .ipc: handleIPC(app: AppID(token.value), readiness: event.readiness)
         case .watchdog: pingWatchdog()
         case .cron: handleCronTimer()
+        case .memory: sampleMemory()
         }
     }
 
@@ -320,7 +323,7 @@ final class Daemon {
 /// What an epoll token points at: a kind in the top byte, an id below.
 struct Token {
     enum Kind: UInt64 {
-        case signals = 1, timer, listener, client, stdout, stderr, ipc, watchdog, cron
+        case signals = 1, timer, listener, client, stdout, stderr, ipc, watchdog, cron, memory
     }
     let rawValue: UInt64
     init(rawValue: UInt64) { self.rawValue = rawValue }

@@ -81,19 +81,22 @@ extension Daemon {
             case .listRows:
                 let now = SystemClock.now
                 let ticks = ProcFS.uptimeTicks()
-                return .success(.array(apps.values.sorted { $0.id < $1.id }.map { $0.row(now: now, uptimeTicks: ticks).json }))
+                let all = apps.values.sorted { $0.id < $1.id }
+                let totals = processTotals(of: all)
+                return .success(.array(all.map { $0.row(now: now, uptimeTicks: ticks, totals: totals).json }))
             case .describe(let targets):
                 let found = try resolve(targets)
                 let now = SystemClock.now
                 let ticks = ProcFS.uptimeTicks()
                 var details: [JSON] = []
+                let totals = processTotals(of: found)
                 for app in found.sorted(by: { $0.id < $1.id }) {
                     var spec = app.machine.spec
                     // Env values are never sent unless asked (describe --env comes with issue 6): keys only.
                     spec.capturedEnv = spec.capturedEnv.mapValues { _ in "" }
                     spec.env = spec.env.mapValues { _ in "" }
                     let detail = AppDetail(
-                        info: app.info(now: now, uptimeTicks: ticks), spec: spec, runs: app.runs, messages: app.messages)
+                        info: app.info(now: now, uptimeTicks: ticks, totals: totals), spec: spec, runs: app.runs, messages: app.messages)
                     var json = try JSONCoder.encode(detail)
                     if case .object(var object) = json {
                         object["droppedLogBytes"] = .int(app.stdout.droppedBytes + app.stderr.droppedBytes)

@@ -8,6 +8,7 @@ extension Daemon {
     /// After apps were created, removed or given new options.
     func applyOptions() {
         rescheduleCron()
+        armMemorySampler()
     }
 
     /// New options for an app's next run (its schedules and watches follow).

@@ -156,3 +156,48 @@ extension ProcFS {
         return live
     }
 }
+
+extension ProcFS {
+    /// What the processes of one session use together: the app's whole tree as long as no
+    /// child called `setsid` (design.md §7b).
+    public struct SessionTotals: Sendable, Equatable {
+        public var residentBytes: UInt64 = 0
+        public var cpuTicks: UInt64 = 0
+        public var processes = 0
+        /// The session leader's start time (clock ticks after boot), for CPU % over its life.
+        public var leaderStartTicks: UInt64 = 0
+
+        /// CPU % of the tree: its CPU time over the leader's life.
+        public func cpuPercent(uptimeTicks: UInt64) -> Double {
+            ProcFS.cpuPercent(Usage(cpuTicks: cpuTicks, startTicks: leaderStartTicks, residentBytes: 0, sessionID: 0), uptimeTicks: uptimeTicks)
+        }
+    }
+
+    /// One scan of `/proc`: the totals of each of `sessions` (live processes only; zombies hold
+    /// no memory). `list` and the memory limit share it: one read of every process's stat.
+    public static func sessionTotals(_ sessions: Set<Int32>) -> [Int32: SessionTotals] {
+        guard !sessions.isEmpty, let directory = opendir("/proc") else { return [:] }
+        defer { closedir(directory) }
+        var totals: [Int32: SessionTotals] = [:]
+        while let entry = readdir(directory) {
+            // The name as a pid, without making a String of it.
+            let pid = withUnsafeBytes(of: entry.pointee.d_name) { raw -> Int32 in
+                var value: Int32 = 0
+                for byte in raw {
+                    if byte == 0 { break }
+                    guard byte >= 48 && byte <= 57 else { return 0 }
+                    value = value &* 10 &+ Int32(byte - 48)
+                }
+                return value
+            }
+            guard pid > 0, let stat = stat(of: pid), sessions.contains(stat.session), stat.state != UInt8(ascii: "Z") else {
+                continue
+            }
+            totals[stat.session, default: SessionTotals()].residentBytes += stat.rssPages * pageSize
+            totals[stat.session, default: SessionTotals()].cpuTicks += stat.utime + stat.stime
+            totals[stat.session, default: SessionTotals()].processes += 1
+            if pid == stat.session { totals[stat.session, default: SessionTotals()].leaderStartTicks = stat.startTicks }
+        }
+        return totals
+    }
+}

@@ -37,3 +37,65 @@ struct CronRestartTests {
         }
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct MemoryLimitTests {
+    func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// A node app whose child process (same session) grows by ~40 MB a second.
+    func writeLeaker(_ sv: Supervisor, detached: Bool = false) throws -> String {
+        try sv.file(
+            detached ? "detached.js" : "leaker.js",
+            """
+            const { spawn } = require('child_process');
+            const leak = "const a = []; setInterval(() => a.push(Buffer.alloc(4e6, 1)), 100);" +
+              "require('fs').writeFileSync(process.argv[1], String(process.pid));";
+            const child = spawn(process.execPath, ['-e', leak, '\(sv.work)/child-\(detached ? "detached" : "leaker").pid'],
+              { stdio: 'ignore', detached: \(detached) });
+            console.log('parent ' + process.pid + ' child ' + child.pid);
+            setInterval(() => {}, 1000);
+            """)
+    }
+
+    @Test func aLeakingChildRestartsTheAppAndAnAppUnderItsLimitStays() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let leaker = try writeLeaker(sv)
+            let start = try sv.run(["start", leaker, "--max-memory-restart", "150M", "--memory-check-interval", "200"])
+            #expect(start.status == 0, "\(start.stderr)")
+            try sv.file("calm.js", "setInterval(() => {}, 1000);")
+            try sv.ok("start", sv.work + "/calm.js", "--max-memory-restart", "500M", "--memory-check-interval", "200")
+            // The parent stays small; its child crosses 150 MB in a few seconds.
+            #expect(eventually(within: 20) { (try? sv.app("leaker")?.restarts ?? 0) ?? 0 >= 1 })
+            let detail = try sv.describe("leaker")
+            #expect(detail.runs.contains { $0.decision?.contains("memory") == true && $0.decision?.contains("> 150 MB") == true },
+                "\(detail.runs.map { $0.decision ?? "" })")
+            #expect(try sv.app("calm")?.restarts == 0)
+            // list shows the tree: more than the leader alone would use.
+            #expect(eventually(within: 10) { ((try? sv.app("leaker")?.memoryBytes) ?? 0) > 60 << 20 })
+            let log = read(sv.home + "/svd.log")
+            #expect(log.contains("leaker (id 1): memory") && log.contains("restarting"))
+        }
+    }
+
+    /// A child that called setsid left the session: it is not counted, and not stopped with
+    /// the app (docs/limits.md says so).
+    @Test func aChildThatCalledSetsidEscapes() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let detached = try writeLeaker(sv, detached: true)
+            try sv.ok("start", detached, "--max-memory-restart", "100M", "--memory-check-interval", "200")
+            let pidFile = sv.work + "/child-detached.pid"
+            #expect(eventually { !read(pidFile).isEmpty })
+            let child = try #require(Int32(read(pidFile)))
+            defer { kill(child, SIGKILL) }
+            // Its memory grows past the limit, yet the app is not restarted: the child is
+            // outside the app's session.
+            #expect(eventually(within: 10) {
+                ((try? String(contentsOfFile: "/proc/\(child)/status", encoding: .utf8)) ?? "").split(separator: "\n")
+                    .first { $0.hasPrefix("VmRSS:") }.flatMap { Int($0.split(separator: " ")[1]) }.map { $0 > 150_000 } ?? false
+            })
+            #expect(try sv.app("detached")?.restarts == 0)
+            try sv.ok("stop", "detached")
+            #expect(isAlive(child))  // escaped the group's stop too
+        }
+    }
+}
