@@ -87,6 +87,15 @@ enum Render {
     }
 
     /// "42.1 MB", "812 KB".
+    /// A wall time (ms since the epoch) as `2026-12-01 10:15:00 UTC`.
+    static func timestamp(ms: Int64) -> String {
+        let seconds = ms / 1000
+        let date = CivilDate(days: seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
+        let second = Int(((seconds % 86_400) + 86_400) % 86_400)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(date.year)-\(two(date.month))-\(two(date.day)) \(two(second / 3600)):\(two(second / 60 % 60)):\(two(second % 60)) UTC"
+    }
+
     static func bytes(_ value: Int64) -> String {
         if value < 1024 { return "\(value) B" }
         if value < 1024 * 1024 { return "\(value / 1024) KB" }

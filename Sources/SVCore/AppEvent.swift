@@ -7,7 +7,8 @@ public enum AppEvent: Hashable, Sendable {
     /// `sv restart`: stop the running process (if any), then start a new one.
     case restartRequested
     /// A graceful restart svd decided (a watched file changed, the memory limit, the cron
-    /// schedule), `reason` in words; a running app only.
+    /// schedule), `reason` in words. An app desired online that is in backoff or errored starts
+    /// now; a stopped one is left alone.
     case restartDue(reason: String)
     /// `sv stop`.
     case stopRequested

@@ -80,9 +80,22 @@ public struct AppMachine: Sendable {
             return spawnNow(reason: "brought back at svd start", countsAsRestart: false)
         case .restartRequested: return restart(now: now)
         case .restartDue(let reason):
-            // Automatic (a watched file, the memory limit, the cron schedule): a running app only.
-            guard case .running(let run) = phase else { return [] }
-            return beginStop(run: run, then: .startNew(reason: "restarted: \(reason)"), reason: "restarting: \(reason)", now: now)
+            // Automatic (a watched file, the memory limit, the cron schedule). A running app
+            // restarts gracefully; one in backoff or given up starts now (a fix was saved); a
+            // stopped one stays stopped.
+            guard desired == .online else { return [] }
+            switch phase {
+            case .running(let run):
+                return beginStop(run: run, then: .startNew(reason: "restarted: \(reason)"), reason: "restarting: \(reason)", now: now)
+            case .waitingRestart(let timer, _):
+                unstableRuns = 0
+                return [.cancelTimer(timer)] + spawnNow(reason: "restarted: \(reason)", countsAsRestart: true)
+            case .errored:
+                unstableRuns = 0
+                return spawnNow(reason: "restarted: \(reason)", countsAsRestart: true)
+            case .stopped, .stopping, .launching:
+                return []
+            }
         case .stopRequested: return stop(then: .stay, now: now)
         case .shutdownRequested:
             let kept = desired

@@ -61,6 +61,11 @@ final class Daemon {
     var zoneSource: String?
     var cronNext: [AppID: Int64] = [:]
     var cronTimer: WallTimerFD?
+    /// `--watch` (Watch.swift): the one inotify descriptor, created when the first app
+    /// watches; each app's pending restart (after its quiet time) and the timer for them.
+    var watcher: Watcher?
+    var watchPending: [AppID: (deadline: Instant, path: String)] = [:]
+    var watchTimer: TimerFD?
     /// The memory limit's sampler (Limits.swift): armed only while some app has a limit.
     var memoryTimer: TimerFD?
     /// Set when an app is created, removed or given new options: schedules, watches and the
@@ -133,6 +138,8 @@ final class Daemon {
         case .watchdog: pingWatchdog()
         case .cron: handleCronTimer()
         case .memory: sampleMemory()
+        case .inotify: handleWatchEvents()
+        case .watchDelay: handleWatchTimer()
         }
     }
 
@@ -279,7 +286,10 @@ final class Daemon {
 
     /// Feeds one event to an app's machine and performs the effects (EffectPerformer.swift).
     func feed(_ app: App, _ event: AppEvent) {
+        let desired = app.machine.desired
         let effects = app.machine.handle(event, now: SystemClock.now)
+        // `sv stop` stops watching, a start watches again.
+        if app.machine.desired != desired && app.machine.spec.watch != nil { optionsChanged = true }
         // Counters, desired state or spec may have changed: written with this iteration's batch.
         pendingWrites.append(.app(app.id))
         perform(effects, for: app)
@@ -323,7 +333,7 @@ final class Daemon {
 /// What an epoll token points at: a kind in the top byte, an id below.
 struct Token {
     enum Kind: UInt64 {
-        case signals = 1, timer, listener, client, stdout, stderr, ipc, watchdog, cron, memory
+        case signals = 1, timer, listener, client, stdout, stderr, ipc, watchdog, cron, memory, inotify, watchDelay
     }
     let rawValue: UInt64
     init(rawValue: UInt64) { self.rawValue = rawValue }

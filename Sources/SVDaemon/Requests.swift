@@ -57,12 +57,11 @@ extension Daemon {
                 return wait(for: try resolve(targets), event: .stopRequested, client: client, requestID: requestID)
             case .restart(let arguments):
                 let found = try resolve(arguments.targets)
-                if let env = arguments.updatedEnv {
-                    for app in found {
-                        var spec = app.machine.spec
-                        spec.capturedEnv = interned(CapturedEnvironment.filter(env))
-                        reconfigure(app, spec)
-                    }
+                for app in found where arguments.updatedEnv != nil || arguments.watch == true {
+                    var spec = app.machine.spec
+                    if let env = arguments.updatedEnv { spec.capturedEnv = interned(CapturedEnvironment.filter(env)) }
+                    if arguments.watch == true && spec.watch == nil { spec.watch = [] }
+                    reconfigure(app, spec)
                 }
                 return wait(for: found, event: .restartRequested, client: client, requestID: requestID)
             case .delete(let targets):
@@ -101,6 +100,8 @@ extension Daemon {
                     if case .object(var object) = json {
                         object["droppedLogBytes"] = .int(app.stdout.droppedBytes + app.stderr.droppedBytes)
                         if let error = app.stdout.lastError ?? app.stderr.lastError { object["lastLogError"] = .string(error) }
+                        if let watch = watcher?.status(of: app.id) { object["watch"] = watch }
+                        if let next = cronNext[app.id] { object["nextCronRestartAtMs"] = .int(next * 1000) }
                         json = .object(object)
                     }
                     details.append(json)

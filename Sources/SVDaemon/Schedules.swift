@@ -9,6 +9,7 @@ extension Daemon {
     func applyOptions() {
         rescheduleCron()
         armMemorySampler()
+        reconcileWatches()
     }
 
     /// New options for an app's next run (its schedules and watches follow).

@@ -290,8 +290,11 @@ public struct ScaleArguments: Codable, Sendable {
 public struct RestartArguments: Codable, Sendable {
     public var targets: [Target]
     public var updatedEnv: [String: String]?
-    public init(targets: [Target], updatedEnv: [String: String]?) {
+    /// `restart --watch`: watching on (the app's cwd when it had no paths).
+    public var watch: Bool?
+    public init(targets: [Target], updatedEnv: [String: String]?, watch: Bool? = nil) {
         self.targets = targets
         self.updatedEnv = updatedEnv
+        self.watch = watch
     }
 }

@@ -153,6 +153,34 @@ import Testing
         #expect(h.machine.restarts == 1)
     }
 
+    @Test func restartDue_restartsGracefullyWithItsReason() {
+        var h = Harness()
+        h.send(.startRequested)
+        let pid = h.pid
+        let stop = h.send(.restartDue(reason: "memory 612 MB > 500 MB"))
+        #expect(stop.contains(.signalGroup(pid, .int)))
+        #expect(h.machine.lastDecision == "restarting: memory 612 MB > 500 MB")
+        let effects = h.send(.exited(.code(0), run: h.run, groupEmpty: true))
+        #expect(effects.contains(.spawn(RunID(2))))
+        #expect(h.machine.restarts == 1)
+        #expect(h.machine.lastDecision == "restarted: memory 612 MB > 500 MB")
+    }
+
+    @Test func restartDue_startsAnAppInBackoffOrErroredButNeverAStoppedOne() {
+        var h = Harness(.fixture(maxRestarts: 1))
+        h.send(.startRequested)
+        h.exit(.code(1), after: .milliseconds(5))
+        #expect(h.machine.status == .errored)
+        #expect(h.send(.restartDue(reason: "file changed: /srv/app.js")).contains(.spawn(RunID(2))))
+        #expect(h.machine.status == .online)
+        var stopped = Harness()
+        stopped.send(.startRequested)
+        stopped.send(.stopRequested)
+        stopped.send(.exited(.code(0), run: stopped.run, groupEmpty: true))
+        #expect(stopped.send(.restartDue(reason: "cron * * * * *")).isEmpty)
+        #expect(stopped.machine.status == .stopped)
+    }
+
     @Test func delete_removesAfterStop() {
         var h = Harness()
         h.send(.startRequested)

@@ -74,14 +74,45 @@ struct Describe: ParsableCommand {
                     for (key, value) in variables.pairs { say("  \(key)=\(value.stringValue ?? "")") }
                 }
             }
+            let raw = reply.arrayValue?[n]
             say(
                 Self.render(
-                    detail, dropped: reply.arrayValue?[n]["droppedLogBytes"]?.intValue ?? 0,
-                    lastError: reply.arrayValue?[n]["lastLogError"]?.stringValue), terminator: "")
+                    detail, dropped: raw?["droppedLogBytes"]?.intValue ?? 0, lastError: raw?["lastLogError"]?.stringValue,
+                    watch: raw?["watch"], nextCron: raw?["nextCronRestartAtMs"]?.intValue), terminator: "")
         }
     }
 
-    static func render(_ detail: AppDetail, dropped: Int64, lastError: String?) -> String {
+    /// Watching, the memory limit and the cron schedule, when the app has them.
+    static func watchAndLimitRows(_ spec: AppSpec, watch: JSON?, nextCron: Int64?) -> [[String]] {
+        var rows: [[String]] = []
+        if spec.watch != nil {
+            if let watch {
+                let roots = watch["roots"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? ""
+                rows.append(["watching", "\(roots) (\(watch["directories"]?.intValue ?? 0) directories)"])
+                rows.append(["ignored", watch["ignore"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? ""])
+                if let missing = watch["missing"]?.arrayValue?.compactMap(\.stringValue), !missing.isEmpty {
+                    rows.append(["watch root missing", missing.joined(separator: ", ") + " (watching resumes when it is back)"])
+                }
+                if let problem = watch["problem"]?.stringValue { rows.append(["watch problem", problem]) }
+            } else {
+                rows.append(["watching", "paused (the app is stopped)"])
+            }
+            rows.append(["watch delay", "\(spec.watchDelayMs ?? AppSpec.defaultWatchDelay.milliseconds) ms"])
+        }
+        if let limit = spec.maxMemoryBytes {
+            let interval = spec.memoryCheckIntervalMs ?? AppSpec.defaultMemoryCheckInterval.milliseconds
+            rows.append(["memory limit", "\(Render.bytes(limit)) (the process tree, checked every \(interval) ms)"])
+        }
+        if let cron = spec.cronRestart {
+            let next = nextCron.map { " (next \(Render.timestamp(ms: $0)))" } ?? ""
+            rows.append(["cron restart", cron + next])
+        }
+        return rows
+    }
+
+    static func render(
+        _ detail: AppDetail, dropped: Int64, lastError: String?, watch: JSON? = nil, nextCron: Int64? = nil
+    ) -> String {
         let info = detail.info
         let policy = detail.spec.policy
         var rows: [[String]] = [
@@ -105,6 +136,7 @@ struct Describe: ParsableCommand {
             ["env", (Array(detail.spec.env.keys) + Array(detail.spec.capturedEnv.keys)).count.description + " variables (values hidden)"],
             ["ready reported", info.ready ? "yes" : "no"], ["ipc messages", String(detail.messages)],
         ]
+        rows += Self.watchAndLimitRows(detail.spec, watch: watch, nextCron: nextCron)
         var out = Render.columns(rows)
         out += "\nrecent runs:\n"
         var table = [["run", "pid", "started", "ended", "duration", "exit", "sigkill", "decision"]]

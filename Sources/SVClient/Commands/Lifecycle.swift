@@ -21,6 +21,7 @@ struct Restart: ParsableCommand {
         commandName: "restart", abstract: "Restart apps (a stopped app starts).")
     @OptionGroup var targets: TargetArguments
     @Flag(help: "Replace the captured environment with your current one.") var updateEnv = false
+    @Flag(help: "Turn watching on (the app's cwd, or the paths it was given).") var watch = false
 
     func run() throws {
         // `restart FILE --update-env`: the file's env is read again (and the caller's environment
@@ -35,7 +36,8 @@ struct Restart: ParsableCommand {
             return
         }
         let env = updateEnv ? System.environment : nil
-        let reply = try Client.connectOrStart().send(.restart(RestartArguments(targets: try targets.resolved(), updatedEnv: env)))
+        let reply = try Client.connectOrStart().send(
+            .restart(RestartArguments(targets: try targets.resolved(), updatedEnv: env, watch: watch ? true : nil)))
         say(Render.summary("restarted", try Render.apps(reply)), terminator: "")
     }
 }
