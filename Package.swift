@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "SVClient",
             dependencies: [
-                "SVCore", "SVProtocol",
+                "SVCore", "SVProtocol", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

@@ -10,7 +10,7 @@ public struct SV: ParsableCommand {
         version: "sv \(svVersion)",
         subcommands: [
             Start.self, StartOrRestart.self, Stop.self, Restart.self, Reload.self, Delete.self, List.self, Jlist.self, Prettylist.self,
-            Describe.self, Env.self, Pid.self, Reset.self, SendSignal.self, Logs.self, Flush.self, ReloadLogs.self, Save.self, Resurrect.self, Scale.self, Import.self, Startup.self, Unstartup.self, Ping.self, Kill.self,
+            Describe.self, Env.self, Pid.self, Reset.self, SendSignal.self, Logs.self, Flush.self, ReloadLogs.self, Save.self, Resurrect.self, Scale.self, Monit.self, Import.self, Startup.self, Unstartup.self, Ping.self, Kill.self,
             Update.self,
         ])
 

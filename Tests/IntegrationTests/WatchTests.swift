@@ -136,4 +136,25 @@ struct WatchTests {
             #expect(eventually(within: 2) { restarts(sv, "plain") == before + 1 })
         }
     }
+
+    /// The kernel's watch limit reached: said clearly (the sysctl to raise), apps supervised.
+    @Test func theWatchLimitIsReportedAndSupervisionGoesOn() throws {
+        let limitPath = "/proc/sys/fs/inotify/max_user_watches"
+        let old = try #require(try? String(contentsOfFile: limitPath, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(access(limitPath, W_OK) == 0, "lowering \(limitPath) needs root (CI runs as root)")
+        try withSupervisor { (sv: Supervisor) throws in
+            let folder = sv.work + "/big"
+            for n in 0..<40 { try FileManager.default.createDirectory(atPath: "\(folder)/d\(n)", withIntermediateDirectories: true) }
+            try "8".write(toFile: limitPath, atomically: false, encoding: .utf8)
+            defer { try? old.write(toFile: limitPath, atomically: false, encoding: .utf8) }
+            let result = try sv.run(["start", testchild, "--name", "w", "--cwd", folder, "--watch", "--", "forever"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(eventually { (try? sv.ok("describe", "w"))?.contains("fs.inotify.max_user_watches") == true })
+            try old.write(toFile: limitPath, atomically: false, encoding: .utf8)
+            #expect(try sv.app("w")?.status == .online)
+            #expect((try? String(contentsOfFile: sv.home + "/svd.log", encoding: .utf8))?.contains("sysctl fs.inotify.max_user_watches=") == true)
+            try sv.ok("start", testchild, "--name", "other", "--", "forever")
+            #expect(try sv.app("other")?.status == .online)
+        }
+    }
 }
