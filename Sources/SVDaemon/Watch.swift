@@ -44,7 +44,12 @@ extension Daemon {
         guard let watcher else { return }
         let now = SystemClock.now
         let hadProblem = watcher.limitProblem != nil
-        for (id, path) in watcher.drain(using: buffer) {
+        let overflows = watcher.overflows
+        let changes = watcher.drain(using: buffer)
+        if watcher.overflows > overflows {
+            log.warning("the inotify event queue overflowed (fs.inotify.max_queued_events): every watching app counts as changed; trees read again")
+        }
+        for (id, path) in changes {
             guard let app = apps[id], app.machine.desired == .online else { continue }
             let delay = app.machine.spec.watchDelayMs.map { Duration.milliseconds($0) } ?? AppSpec.defaultWatchDelay
             // A burst gives one restart: the quiet time starts again at every change; the

@@ -157,4 +157,28 @@ struct WatchTests {
             #expect(try sv.app("other")?.status == .online)
         }
     }
+
+    /// IN_Q_OVERFLOW: events were lost, so it counts as a change and the trees are read again.
+    @Test func aQueueOverflowIsAChangeAndWatchingGoesOn() throws {
+        let queuePath = "/proc/sys/fs/inotify/max_queued_events"
+        let old = try #require(try? String(contentsOfFile: queuePath, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(access(queuePath, W_OK) == 0, "lowering \(queuePath) needs root (CI runs as root)")
+        try withSupervisor { (sv: Supervisor) throws in
+            // The limit applies to inotify instances made after it: svd makes its own at the
+            // first watching app.
+            try "16".write(toFile: queuePath, atomically: false, encoding: .utf8)
+            defer { try? old.write(toFile: queuePath, atomically: false, encoding: .utf8) }
+            let folder = try startWatched(sv, delay: 200)
+            try old.write(toFile: queuePath, atomically: false, encoding: .utf8)
+            // svd stopped while 60 changes happen: its queue of 16 overflows.
+            let svd = try #require(sv.daemonPids().first)
+            kill(svd, SIGSTOP)
+            for n in 0..<60 { write(folder + "/f\(n).js") }
+            kill(svd, SIGCONT)
+            #expect(eventually(within: 3) { restarts(sv) == 1 })
+            #expect((try? String(contentsOfFile: sv.home + "/svd.log", encoding: .utf8))?.contains("event queue overflowed") == true)
+            write(folder + "/after.js")
+            #expect(eventually(within: 3) { restarts(sv) == 2 })
+        }
+    }
 }
