@@ -109,71 +109,29 @@ public struct CronSchedule: Hashable, Sendable {
     /// The first local time at or after `local` (seconds since the epoch, local) that matches,
     /// within about eight years; nil if none (`0 0 30 2 *`).
     func nextLocal(atOrAfter local: Int64) -> Int64? {
-        let date = CivilDate(days: local.floorDivided(by: 86_400))
-        var year = date.year
-        var month = date.month
-        var day = date.day
-        let secondOfDay = Int(local.floorModulo(86_400))
-        var hour = secondOfDay / 3600
-        var minute = secondOfDay / 60 % 60
-        var second = secondOfDay % 60
-        let lastYear = year + 8
-        while year <= lastYear {
-            if !has(months, month) {
-                month += 1
-                (day, hour, minute, second) = (1, 0, 0, 0)
-                if month > 12 { (year, month) = (year + 1, 1) }
-                continue
+        var day = local.floorDivided(by: 86_400)
+        var from = Int(local.floorModulo(86_400))
+        for _ in 0..<(8 * 366) {
+            let date = CivilDate(days: day)
+            if has(months, date.month), dayMatches(year: date.year, month: date.month, day: date.day),
+                let time = firstTimeOfDay(atOrAfter: from)
+            {
+                return day * 86_400 + Int64(time)
             }
-            if day > CivilDate.daysIn(year: year, month: month) || !dayMatches(year: year, month: month, day: day) {
-                day += 1
-                (hour, minute, second) = (0, 0, 0)
-                if day > CivilDate.daysIn(year: year, month: month) {
-                    day = 1
-                    month += 1
-                    if month > 12 { (year, month) = (year + 1, 1) }
-                }
-                continue
+            day += 1
+            from = 0
+        }
+        return nil
+    }
+
+    /// The first second of a day at or after `from` whose hour, minute and second match.
+    func firstTimeOfDay(atOrAfter from: Int) -> Int? {
+        let (hour, minute, second) = (from / 3600, from / 60 % 60, from % 60)
+        for h in hour..<24 where has(hours, h) {
+            for m in (h == hour ? minute : 0)..<60 where has(minutes, m) {
+                let first = h == hour && m == minute ? second : 0
+                if let s = (first..<60).first(where: { has(seconds, $0) }) { return h * 3600 + m * 60 + s }
             }
-            if !has(hours, hour) {
-                hour += 1
-                (minute, second) = (0, 0)
-                if hour > 23 {
-                    hour = 0
-                    day += 1
-                }
-                continue
-            }
-            if !has(minutes, minute) {
-                minute += 1
-                second = 0
-                if minute > 59 {
-                    minute = 0
-                    hour += 1
-                    if hour > 23 {
-                        hour = 0
-                        day += 1
-                    }
-                }
-                continue
-            }
-            if !has(seconds, second) {
-                second += 1
-                if second > 59 {
-                    second = 0
-                    minute += 1
-                    if minute > 59 {
-                        minute = 0
-                        hour += 1
-                        if hour > 23 {
-                            hour = 0
-                            day += 1
-                        }
-                    }
-                }
-                continue
-            }
-            return CivilDate.days(year: year, month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
         }
         return nil
     }

@@ -20,14 +20,8 @@ extension Daemon {
             return
         }
         if memoryTimer == nil {
-            do {
-                let timer = try TimerFD()
-                try epoll.add(timer.fd, for: .readable, token: Token(.memory, 0).rawValue)
-                memoryTimer = consume timer
-            } catch {
-                log.error("cannot create the memory sampler's timer (\(error)): no memory limits")
-                return
-            }
+            memoryTimer = registeredTimer(.memory, for: "the memory sampler (no memory limits)")
+            if memoryTimer == nil { return }
         }
         if memoryTimer?.armedAt == nil { memoryTimer?.arm(at: SystemClock.now + interval) }
     }
@@ -46,6 +40,19 @@ extension Daemon {
             feed(app, .restartDue(reason: reason))
         }
         if let interval = memoryCheckInterval { memoryTimer?.arm(at: SystemClock.now + interval) }
+    }
+
+    /// A monotonic timer registered in the loop under `kind`; nil, logged, when the kernel
+    /// refuses one.
+    func registeredTimer(_ kind: Token.Kind, for what: String) -> TimerFD? {
+        do {
+            let timer = try TimerFD()
+            try epoll.add(timer.fd, for: .readable, token: Token(kind, 0).rawValue)
+            return timer
+        } catch {
+            log.error("cannot create the timer of \(what): \(error)")
+            return nil
+        }
     }
 
     /// "612 MB" (MiB, as `list` counts).

@@ -79,7 +79,22 @@ final class LogStream {
         }
     }
 
+    /// Appends `bytes`, rotating on the way: a large read is cut at the first line end past
+    /// `--log-max-size`, so a file ends near the limit, not a whole read (up to 64 KiB) beyond it.
     private func write(_ bytes: UnsafeRawBufferPointer) {
+        var rest = bytes
+        while rotates && isRegularFile && !rest.isEmpty && size + Int64(rest.count) >= maxSize.bytes {
+            let room = max(Int(maxSize.bytes - size), 0)
+            let cut = rest[room...].firstIndex(of: 0x0A).map { $0 + 1 } ?? rest.count
+            guard append(UnsafeRawBufferPointer(rebasing: rest[..<cut])) else { return }
+            rest = UnsafeRawBufferPointer(rebasing: rest[cut...])
+            if size >= maxSize.bytes { rotate() }
+        }
+        _ = append(rest)
+    }
+
+    /// Writes all of `bytes`; false (counted as dropped, the error kept) when the file refuses.
+    private func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var rest = bytes
         while !rest.isEmpty {
             do {
@@ -87,17 +102,17 @@ final class LogStream {
                 if n == 0 {
                     droppedBytes += Int64(rest.count)
                     lastError = "write would block"
-                    return
+                    return false
                 }
                 size += Int64(n)
                 rest = UnsafeRawBufferPointer(rebasing: rest[n...])
             } catch {
                 droppedBytes += Int64(rest.count)
                 lastError = "\(path): \(error.errno.message)"
-                return
+                return false
             }
         }
-        if rotates && isRegularFile && size >= maxSize.bytes { rotate() }
+        return true
     }
 
     /// `path` → `path.1` → … → `path.keep`; the oldest is dropped, a new `path` opened. When the

@@ -78,14 +78,8 @@ extension Daemon {
             return
         }
         if watchTimer == nil {
-            do {
-                let timer = try TimerFD()
-                try epoll.add(timer.fd, for: .readable, token: Token(.watchDelay, 0).rawValue)
-                watchTimer = consume timer
-            } catch {
-                log.error("cannot create the watch timer (\(error)): --watch restarts are lost")
-                return
-            }
+            watchTimer = registeredTimer(.watchDelay, for: "the watch delay (--watch restarts are lost)")
+            if watchTimer == nil { return }
         }
         watchTimer?.arm(at: earliest)
     }

@@ -201,11 +201,11 @@ struct EcosystemTests {
     @Test func unknownAndNotYetKeysWarn() throws {
         try withSupervisor { (sv: Supervisor) throws in
             try writeApps(sv)
-            let file = try sv.file("app/warn.json", "{\"apps\": [{\"name\": \"w\", \"script\": \"show.js\", \"max_restart\": 3, \"watch\": true}]}")
+            let file = try sv.file("app/warn.json", "{\"apps\": [{\"name\": \"w\", \"script\": \"show.js\", \"max_restart\": 3, \"wait_ready\": true}]}")
             let result = try sv.run(["start", file])
             #expect(result.status == 0)
             #expect(result.stderr.contains("apps[0] (w).max_restart: unknown key (did you mean 'max_restarts'?)"), "\(result.stderr)")
-            #expect(result.stderr.contains("apps[0] (w).watch: not supported yet"))
+            #expect(result.stderr.contains("apps[0] (w).wait_ready: not supported yet"), "\(result.stderr)")
         }
     }
 }

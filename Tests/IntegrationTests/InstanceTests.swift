@@ -28,30 +28,31 @@ struct InstanceTests {
         }
     }
 
-    func isFree(_ port: Int) -> Bool {
+    /// `call` (bind or connect) of a new TCP socket with 127.0.0.1:`port`; the socket if it succeeded.
+    func loopback(_ port: Int, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        let done = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
+        if done { return fd }
+        close(fd)
+        return nil
+    }
+
+    func isFree(_ port: Int) -> Bool {
+        guard let fd = loopback(port, { bind($0, $1, $2) }) else { return false }
+        close(fd)
+        return true
     }
 
     /// The body of `GET /` on 127.0.0.1:`port`, or nil when nothing answers.
     func get(_ port: Int) -> String? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = loopback(port, { connect($0, $1, $2) }) else { return nil }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { return nil }
         let request = Array("GET / HTTP/1.0\r\nHost: x\r\n\r\n".utf8)
         guard write(fd, request, request.count) == request.count else { return nil }
         var response: [UInt8] = []
