@@ -77,9 +77,7 @@ public enum Directory {
         defer { closedir(directory) }
         var out: [Entry] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = String(decoding: Self.name(of: entry), as: UTF8.self)
             if name == "." || name == ".." { continue }
             var isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
             if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
@@ -89,6 +87,15 @@ public enum Directory {
             out.append(Entry(name: name, isDirectory: isDirectory))
         }
         return out
+    }
+
+    /// The name of a `readdir` entry, read in place: the kernel's record ends after the name's
+    /// NUL, so copying the whole `d_name` array (256 bytes) can read past the end of its buffer
+    /// (svd crashed so, once in some hundred scans of /proc).
+    public static func name(of entry: UnsafeMutablePointer<dirent>) -> UnsafeRawBufferPointer {
+        let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        let start = UnsafeRawPointer(entry) + offset
+        return UnsafeRawBufferPointer(start: start, count: strlen(start.assumingMemoryBound(to: CChar.self)))
     }
 
     public enum Kind: Sendable { case missing, directory, symlink, other }

@@ -146,9 +146,7 @@ extension ProcFS {
         defer { closedir(directory) }
         var live: Set<Int32> = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = String(decoding: Directory.name(of: entry), as: UTF8.self)
             guard let pid = Int32(name), let stat = stat(of: pid), stat.state != UInt8(ascii: "Z") else { continue }
             let pgrp = stat.group
             if groups.contains(pgrp) { live.insert(pgrp) }
@@ -181,14 +179,13 @@ extension ProcFS {
         var totals: [Int32: SessionTotals] = [:]
         while let entry = readdir(directory) {
             // The name as a pid, without making a String of it.
-            let pid = withUnsafeBytes(of: entry.pointee.d_name) { raw -> Int32 in
-                var value: Int32 = 0
-                for byte in raw {
-                    if byte == 0 { break }
-                    guard byte >= 48 && byte <= 57 else { return 0 }
-                    value = value &* 10 &+ Int32(byte - 48)
+            var pid: Int32 = 0
+            for byte in Directory.name(of: entry) {
+                guard byte >= 48 && byte <= 57 else {
+                    pid = 0
+                    break
                 }
-                return value
+                pid = pid &* 10 &+ Int32(byte - 48)
             }
             guard pid > 0, let stat = stat(of: pid), sessions.contains(stat.session), stat.state != UInt8(ascii: "Z") else {
                 continue

@@ -49,8 +49,9 @@ while !arguments.isEmpty {
         if let directory = opendir("/proc/self/fd") {
             let own = dirfd(directory)
             while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                // Read in place: the kernel's record may end before d_name's 256 bytes do.
+                let name = withUnsafeMutablePointer(to: &entry.pointee.d_name) {
+                    String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
                 }
                 if let fd = Int32(name), fd != own { fds.append(name) }
             }
