@@ -144,11 +144,15 @@ public struct CronSchedule: Hashable, Sendable {
         for _ in 0..<10_000 {
             guard let match = nextLocal(atOrAfter: local) else { return nil }
             let instants = zone.instants(forLocal: match)
-            if let first = instants.first(where: { $0 > t }) { return first }
-            if instants.isEmpty {
-                let jump = zone.firstInstant(afterLocal: match)
-                if jump > t { return jump }
+            // A repeated local time counts once, at its first instant: computed again during
+            // the repeated hour, the schedule does not fire for the second pass.
+            if let first = instants.first {
+                if first > t { return first }
+                local = match + 1
+                continue
             }
+            let jump = zone.firstInstant(afterLocal: match)
+            if jump > t { return jump }
             local = match + 1
         }
         return nil

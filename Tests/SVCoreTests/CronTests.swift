@@ -108,6 +108,11 @@ import Testing
         let first = try #require(try next("30 2 * * *", after: utc(2026, 10, 24, 12), zone: berlin))
         #expect(first == utc(2026, 10, 25, 0, 30))  // 02:30 CEST, the first time
         #expect(try next("30 2 * * *", after: first, zone: berlin) == utc(2026, 10, 26, 1, 30))  // the next day, CET
+        // Computed again during the repeated hour (02:10 CET, the second pass): the repeated
+        // times do not fire again; the next firing is after the hour.
+        let secondPass = utc(2026, 10, 25, 1, 10)
+        #expect(try next("30 2 * * *", after: secondPass, zone: berlin) == utc(2026, 10, 26, 1, 30))
+        #expect(try next("*/15 * * * *", after: secondPass, zone: berlin) == utc(2026, 10, 25, 2, 0))  // 03:00 CET
     }
 
     // MARK: - TZif
