@@ -16,9 +16,17 @@ struct MonitTests {
             let server = "svmonit-\(getpid())"
             @discardableResult func run(_ arguments: String...) throws -> CommandResult { try sv.run(["-L", server] + arguments, program: tmux) }
             func screen() -> String { (try? run("capture-pane", "-p", "-t", "monit"))?.stdout ?? "" }
-            defer { _ = try? run("kill-server") }
             let command = "SV_HOME='\(sv.home)' '\(svPath)' monit; echo MONIT-EXIT=$?; sleep 60"
             #expect(try run("new-session", "-d", "-s", "monit", "-x", "120", "-y", "30", command).status == 0)
+            // The pane's shell (and its sleep) and the server: all gone when the test ends.
+            let panePid = Int32((try? run("display-message", "-p", "-t", "monit", "#{pane_pid}"))?.stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            let serverPid = Int32((try? run("display-message", "-p", "#{pid}"))?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            defer {
+                if let panePid { kill(-panePid, SIGKILL); kill(panePid, SIGKILL) }
+                _ = try? run("kill-server")
+                if let serverPid { kill(serverPid, SIGKILL) }
+            }
             #expect(eventually(within: 10) { screen().contains("sv monit") && screen().contains("beta") })
             var shown = screen()
             #expect(shown.contains("alpha") && shown.contains("online"), "\(shown)")
