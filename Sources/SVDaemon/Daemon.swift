@@ -56,9 +56,9 @@ final class Daemon {
     var systemd: Systemd?
     /// Cron restarts (Schedules.swift): the local zone, each app's next firing (wall seconds),
     /// the wall-clock timer armed at the earliest, created when first needed.
-    var zone = TimeZoneRules.utc
-    /// Where `zone` came from, logged when the first schedule needs it.
-    var zoneSource: String?
+    /// Read when the first schedule needs it (no TZif parsing in an svd without cron apps).
+    lazy var localZone: (rules: TimeZoneRules, source: String) = LocalZone.rules(tz: getenv("TZ").map { String(cString: $0) })
+    var zoneLogged = false
     var cronNext: [AppID: Int64] = [:]
     var cronTimer: WallTimerFD?
     /// `--watch` (Watch.swift): the one inotify descriptor, created when the first app
@@ -87,7 +87,6 @@ final class Daemon {
         self.lock = lock
         self.appNofileSoft = appNofileSoft
         self.appUmask = appUmask
-        (zone, zoneSource) = LocalZone.rules(tz: getenv("TZ").map { String(cString: $0) })
         epoll = try Epoll()
         signals = try SignalFD(Daemon.handledSignals)
         timer = try TimerFD()

@@ -28,16 +28,16 @@ extension Daemon {
                 log.error("\(app.name) (id \(app.id)): cron_restart '\(text)' cannot be read: no cron restarts")
                 continue
             }
-            if let next = schedule.next(after: now, in: zone) { cronNext[app.id] = next }
+            if let next = schedule.next(after: now, in: localZone.rules) { cronNext[app.id] = next }
         }
         guard let earliest = cronNext.values.min() else {
             cronTimer?.arm(atSecond: nil)
             return
         }
         if cronTimer == nil {
-            if let zoneSource {
-                log.info("cron times are local times of \(zoneSource)")
-                self.zoneSource = nil
+            if !zoneLogged {
+                log.info("cron times are local times of \(localZone.source)")
+                zoneLogged = true
             }
             do {
                 let timer = try WallTimerFD()
