@@ -289,6 +289,8 @@ final class Daemon {
         let effects = app.machine.handle(event, now: SystemClock.now)
         // `sv stop` stops watching, a start watches again.
         if app.machine.desired != desired && app.machine.spec.watch != nil { optionsChanged = true }
+        // The memory sampler ticks only while an app with a limit runs.
+        if app.machine.spec.maxMemoryBytes != nil { optionsChanged = true }
         // Counters, desired state or spec may have changed: written with this iteration's batch.
         pendingWrites.append(.app(app.id))
         perform(effects, for: app)

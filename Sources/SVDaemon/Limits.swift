@@ -5,10 +5,11 @@ import SVLinux
 /// app with a limit (its session), from one shared /proc scan per tick; no sampling at all
 /// while no app has a limit (design.md §7b).
 extension Daemon {
-    /// The tick: the shortest check interval among the apps with a limit.
+    /// The tick: the shortest check interval among the running apps with a limit (none: no
+    /// tick at all).
     var memoryCheckInterval: Duration? {
         apps.values.compactMap { app -> Duration? in
-            guard app.machine.spec.maxMemoryBytes != nil else { return nil }
+            guard app.machine.spec.maxMemoryBytes != nil, app.machine.process != nil else { return nil }
             return app.machine.spec.memoryCheckIntervalMs.map { .milliseconds($0) } ?? AppSpec.defaultMemoryCheckInterval
         }.min()
     }

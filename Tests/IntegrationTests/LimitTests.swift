@@ -77,6 +77,30 @@ struct MemoryLimitTests {
         }
     }
 
+    /// The sampler ticks only while an app with a limit runs: once it is stopped, no timer of
+    /// svd is armed (read from /proc/PID/fdinfo, no waiting).
+    @Test func noSamplingWithoutARunningLimitedApp() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "limited", "--max-memory-restart", "100M", "--", "forever")
+            let svd = try #require(sv.daemonPids().first)
+            /// The `it_value` lines of svd's timerfds: "(0, 0)" is disarmed.
+            func armedTimers() -> Int {
+                let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(svd)/fd")) ?? []
+                return fds.filter { fd in
+                    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(svd)/fd/\(fd)")) ?? ""
+                    guard target.contains("timerfd") else { return false }
+                    let info = (try? String(contentsOfFile: "/proc/\(svd)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
+                    return info.contains("it_value") && !info.contains("it_value: (0, 0)")
+                }.count
+            }
+            #expect(eventually { armedTimers() >= 1 })  // the sampler
+            try sv.ok("stop", "limited")
+            #expect(eventually { armedTimers() == 0 })
+            try sv.ok("start", "limited")
+            #expect(eventually { armedTimers() >= 1 })
+        }
+    }
+
     /// A child that called setsid left the session: it is not counted, and not stopped with
     /// the app (docs/limits.md says so).
     @Test func aChildThatCalledSetsidEscapes() throws {
