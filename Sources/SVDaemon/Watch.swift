@@ -66,6 +66,12 @@ extension Daemon {
         for (id, pending) in watchPending.sorted(by: { $0.key < $1.key }) where pending.deadline <= now {
             watchPending[id] = nil
             guard let app = apps[id] else { continue }
+            // The changes were the root going away (`rm -rf`): the app stays as it is until the
+            // root is back (then its files count as a change).
+            if let missing = watcher?.watches[id]?.missingRoots, !missing.isEmpty {
+                log.info("\(app.name) (id \(app.id)): watch root \(missing.sorted().joined(separator: ", ")) is gone: not restarting until it is back")
+                continue
+            }
             log.info("\(app.name) (id \(app.id)): file changed: \(pending.path): restarting")
             feed(app, .restartDue(reason: "file changed: \(pending.path)"))
         }

@@ -84,14 +84,21 @@ struct WatchTests {
     @Test func deletingTheWatchedFolderKeepsTheAppAndWatchingResumes() throws {
         try withSupervisor { (sv: Supervisor) throws in
             let folder = try startWatched(sv, delay: 200)
+            try FileManager.default.createDirectory(atPath: folder + "/lib", withIntermediateDirectories: true)
+            #expect(eventually(within: 2) { restarts(sv) == 1 })
+            write(folder + "/lib/a.js")
+            write(folder + "/b.js")
+            #expect(eventually(within: 2) { restarts(sv) == 2 })
+            // `rm -rf` of the root, files and all: its deletions do not restart the app.
             try FileManager.default.removeItem(atPath: folder)
             #expect(eventually { (try? sv.ok("describe", "w"))?.contains("watch root missing") == true })
+            #expect(!eventually(within: 0.8) { restarts(sv) != 2 })
             #expect(try sv.app("w")?.status == .online)
             #expect(try sv.run(["ping"]).status == 0)
             // It comes back (a deploy made it again): its files count, watching goes on.
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             write(folder + "/server.js")
-            #expect(eventually(within: 2) { restarts(sv) >= 1 })
+            #expect(eventually(within: 2) { restarts(sv) >= 3 })
             let after = restarts(sv)
             write(folder + "/server.js", "again")
             #expect(eventually(within: 2) { restarts(sv) == after + 1 })
