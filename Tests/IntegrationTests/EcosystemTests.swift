@@ -237,6 +237,37 @@ struct EnvironmentTests {
         }
     }
 
+    /// The interpreter is found in the caller's PATH at start and stored absolute: an svd started
+    /// later with another PATH (a boot) still runs the same node; `--interpreter none` execs.
+    @Test func interpretersAreResolvedOnceAndStored() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let bin = sv.work + "/nvm-bin"
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            let node = try #require(["/usr/bin/node", "/usr/local/bin/node"].first { FileManager.default.isExecutableFile(atPath: $0) })
+            try sv.file("nvm-bin/node", "#!/bin/sh\necho via-nvm-node >&2\nexec \(node) \"$@\"\n", executable: true)
+            let app = try sv.file("hello.js", "console.log('hello'); setInterval(() => {}, 1000);")
+            var environment = sv.environment
+            environment["PATH"] = bin + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+            let started = try sv.run(["start", app], environment: environment)
+            #expect(started.status == 0, "\(started.stderr)")
+            #expect(try sv.describe("hello").spec.interpreter == bin + "/node")
+            let errLog = sv.home + "/logs/hello-err.log"
+            #expect(eventually { read(errLog).contains("via-nvm-node") })
+            // svd dies; the next one starts from a PATH without that folder, and brings the app
+            // back with the node it was started with.
+            for pid in sv.daemonPids() { kill(pid, SIGKILL) }
+            var bare = sv.environment
+            bare["PATH"] = "/usr/bin:/bin"
+            #expect(try sv.run(["ping"], environment: bare).status == 0)
+            #expect(eventually(within: 10) { read(errLog).components(separatedBy: "via-nvm-node").count == 3 })
+            // none: the script runs as it is (its shebang).
+            let script = try sv.file("tool.sh", "#!/bin/sh\necho run-directly\nsleep 60\n", executable: true)
+            #expect(try sv.run(["start", script, "--interpreter", "none"]).status == 0)
+            #expect(try sv.describe("tool").spec.interpreter == nil)
+            #expect(eventually { read(sv.home + "/logs/tool-out.log").contains("run-directly") })
+        }
+    }
+
     @Test func typescriptNeedsAnInterpreter() throws {
         try withSupervisor { (sv: Supervisor) throws in
             let app = try sv.file("app.ts", "console.log('x')")
