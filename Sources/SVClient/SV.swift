@@ -76,7 +76,8 @@ public struct SV: ParsableCommand {
     }
 }
 
-/// `sv list`, `sv jlist` and `sv ping` as scripts and monitors call them, without ArgumentParser:
+/// `sv list`, `sv jlist`, `sv ping` and a plain `sv start SCRIPT [--name NAME] [-- ARGS]` as
+/// scripts and monitors call them, without ArgumentParser:
 /// its reflection and protocol casts cost about 2 ms per run in a binary that links
 /// FoundationEssentials (measured with callgrind: 70 % of `sv --version` is
 /// swift_conformsToProtocol), more than the whole `list` bar (design.md §8). Only exact argument
@@ -89,6 +90,9 @@ enum FastPath {
         case ["prettylist"]: return { try Prettylist().run() }
         case ["ping"]: return { try Ping.show(json: false) }
         case ["ping", "--json"]: return { try Ping.show(json: true) }
+        case _ where arguments.first == "start":
+            guard let plan = StartPlan.plain(Array(arguments.dropFirst())) else { return nil }
+            return { try plan.run() }
         default: return nil
         }
     }

@@ -189,7 +189,7 @@ public enum Request: Sendable {
         switch self {
         case .hello, .ping, .list, .listRows, .kill, .save, .resurrect, .reloadLogs: return nil
         case .update(let path): return .object(JSONObject([("svdPath", .string(path))]))
-        case .start(let arguments): return try? JSONCoder.encode(arguments)
+        case .start(let arguments): return arguments.json
         case .restart(let arguments): return try? JSONCoder.encode(arguments)
         case .scale(let arguments): return try? JSONCoder.encode(arguments)
         case .startExisting(let list), .stop(let list), .delete(let list), .reset(let list), .describe(let list),

@@ -236,3 +236,36 @@ struct LifecycleTests {
         }
     }
 }
+
+/// A plain `sv start SCRIPT [--name NAME] [-- ARGS]` skips ArgumentParser (FastPath): it must do
+/// and print exactly what the parsed command does.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct StartFastPathTests {
+    @Test func plainStartMatchesTheParsedCommand() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            // The first takes the fast path; the second (an option at its default) the parser.
+            let fast = try sv.run(["start", testchild, "--name", "fast", "--", "print", "hi", "forever"])
+            let parsed = try sv.run(["start", testchild, "--name", "parsed", "--kill-timeout", "5000", "--", "print", "hi", "forever"])
+            #expect(fast.status == 0 && parsed.status == 0, "\(fast.stderr) \(parsed.stderr)")
+            func shape(_ text: String) -> String {
+                text.replacingOccurrences(of: "fast", with: "N").replacingOccurrences(of: "parsed", with: "N")
+                    .replacingOccurrences(of: "[0-9]+", with: "#", options: .regularExpression)
+            }
+            #expect(shape(fast.stdout) == shape(parsed.stdout), "\(fast.stdout) vs \(parsed.stdout)")
+            var a = try sv.describe("fast").spec
+            var b = try sv.describe("parsed").spec
+            (a.name, b.name) = ("", "")
+            #expect(a == b)
+            // Errors: the same line and exit code.
+            let missingFast = try sv.run(["start", "/nonexistent/app.js"])
+            let missingParsed = try sv.run(["start", "/nonexistent/app.js", "--kill-timeout", "5000"])
+            #expect(missingFast.status == 1 && missingParsed.status == 1)
+            #expect(missingFast.stderr == missingParsed.stderr)
+            // An existing name starts again the same way; a bad name goes to the parser (usage).
+            try sv.ok("stop", "fast")
+            #expect(try sv.run(["start", "fast"]).status == 0)
+            #expect(try sv.app("fast")?.status == .online)
+            #expect(try sv.run(["start", testchild, "--name", "all"]).status == 64)
+        }
+    }
+}

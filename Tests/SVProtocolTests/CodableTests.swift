@@ -131,4 +131,45 @@ import Testing
         #expect(try ListRow(json: stopped.json) == stopped)
         #expect(throws: ProtocolError.self) { try ListRow(json: .array([.int(1)])) }
     }
+
+    /// The hand-built JSON of a start request equals the Codable one, sparse and full.
+    @Test func handWrittenStartArgumentsMatchCodable() throws {
+        var full = AppSpec(name: "api", script: "/srv/api.js", cwd: "/srv")
+        full.args = ["--port", "80"]
+        full.interpreter = "/usr/bin/node"
+        full.interpreterArgs = ["--max-old-space-size=512"]
+        full.capturedEnv = ["HOME": "/root", "PATH": "/usr/bin"]
+        full.env = ["PORT": "3000"]
+        full.policy.autorestart = false
+        full.policy.restartDelay = .milliseconds(250)
+        full.policy.killSignal = .term
+        full.policy.stopExitCodes = [0, 3]
+        full.outFile = "/o"
+        full.errorFile = "/e"
+        full.time = true
+        full.logDateFormat = "YYYY"
+        full.logMaxSizeBytes = 1 << 20
+        full.logKeep = 3
+        full.commandLine = "npm start"
+        full.instances = 4
+        full.instanceVar = "WORKER"
+        full.cronRestart = "0 4 * * *"
+        full.maxMemoryBytes = 500 << 20
+        full.memoryCheckIntervalMs = 250
+        full.watch = ["/srv/src"]
+        full.ignoreWatch = ["*.log"]
+        full.watchDelayMs = 300
+        full.namespace = "shop"
+        full.incrementVar = "PORT"
+        let sparse = AppSpec(name: "x", script: "/x", cwd: "/")
+        for spec in [full, sparse] {
+            #expect(spec.json == (try JSONCoder.encode(spec)))
+            #expect(try JSONCoder.decode(AppSpec.self, from: spec.json) == spec)
+        }
+        var arguments = StartArguments(specs: [full, sparse], force: true, ecosystem: true, createOnly: false)
+        arguments.sharedCapturedEnv = ["A": "1"]
+        #expect(arguments.json == (try JSONCoder.encode(arguments)))
+        let plain = StartArguments(specs: [sparse], force: false)
+        #expect(plain.json == (try JSONCoder.encode(plain)))
+    }
 }
