@@ -118,7 +118,7 @@ extension Daemon {
         // The row and its log paths (which need the id) in one transaction: never a half row.
         var rowID: Int64 = 0
         var paths = ("", "")
-        let specJSON = (try? JSONCoder.encode(spec).serialized) ?? "{}"
+        let specJSON = spec.json.serialized
         do {
             try store.transaction { () throws(StoreError) in
                 rowID = try store.insertApp(

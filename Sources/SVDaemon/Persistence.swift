@@ -65,7 +65,7 @@ extension Daemon {
     static let pendingLimit = 10_000
 
     func row(of app: App) -> AppRow {
-        let spec = (try? JSONCoder.encode(app.machine.spec).serialized) ?? "{}"
+        let spec = app.machine.spec.json.serialized
         return AppRow(
             id: Int64(app.id.rawValue), name: app.name, spec: spec, desired: app.machine.desired.rawValue,
             restarts: Int64(app.machine.restarts), unstableRuns: Int64(app.machine.unstableRuns),

@@ -13,7 +13,7 @@ extension Daemon {
         var entries: [SavedApp] = []
         var documents: [JSON] = []
         for app in chosen {
-            guard let spec = try? JSONCoder.encode(app.machine.spec) else { continue }
+            let spec = app.machine.spec.json
             entries.append(SavedApp(name: app.name, spec: spec.serialized, instance: Int64(app.instance)))
             documents.append(.object(JSONObject([
                 ("name", .string(app.name)), ("instance", .int(Int64(app.instance))), ("spec", spec),
