@@ -25,6 +25,28 @@ final class App {
 
     static let historyLimit = 10
 
+    /// The current process's `stat` and `children`, kept open for the run (ProcFS.LeaderFiles);
+    /// closed when the process changes or the app goes.
+    private var leaderFiles: ProcFS.LeaderFiles?
+
+    /// The kept files of the running process, opened at the first `list` that needs them.
+    func processFiles() -> ProcFS.LeaderFiles? {
+        let pid = machine.process?.pid.rawValue
+        if let files = leaderFiles, files.pid != pid {
+            files.close()
+            leaderFiles = nil
+        }
+        guard let pid else { return nil }
+        if leaderFiles == nil { leaderFiles = ProcFS.LeaderFiles(pid: pid) }
+        return leaderFiles
+    }
+
+    /// Closes what `processFiles` kept (the app is deleted).
+    func closeProcessFiles() {
+        leaderFiles?.close()
+        leaderFiles = nil
+    }
+
     init(id: AppID, instance: Int, spec: AppSpec, stdin: Pipe, stdout: LogStream, stderr: LogStream) {
         self.id = id
         self.instance = instance

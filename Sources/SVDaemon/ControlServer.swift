@@ -187,8 +187,9 @@ extension Daemon {
     }
 
     /// Memory and CPU of the running apps' process trees, only when asked: each tree walked
-    /// from its leader (a scan of all of /proc costs ~10 µs for every process of the machine).
+    /// from its leader (a scan of all of /proc costs ~10 µs for every process of the machine),
+    /// the leaders' files kept open across lists.
     func processTotals(of list: [App]) -> [Int32: ProcFS.SessionTotals] {
-        ProcFS.treeTotals(of: list.compactMap { $0.machine.process?.pid.rawValue })
+        ProcFS.treeTotals(of: list.compactMap { app in app.machine.process.map { ($0.pid.rawValue, app.processFiles()) } })
     }
 }

@@ -104,6 +104,7 @@ extension Daemon {
         app.stdout.close()
         app.stderr.close()
         app.stdin.close()
+        app.closeProcessFiles()
         apps[app.id] = nil
         optionsChanged = true
         pendingWrites.append(.deleteApp(app.id))

@@ -77,6 +77,35 @@ struct MemoryLimitTests {
         }
     }
 
+    /// `list` counts a single-threaded leader's children too (its kept `children` file, read
+    /// again at each list), and drops one that exited.
+    @Test func listShowsTheTreeOfASingleThreadedLeader() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            // SIGTERM: background jobs of a non-interactive sh ignore SIGINT (POSIX).
+            try sv.ok("start", "sh -c 'sleep 60 & sleep 60 & sleep 60 & wait'", "--name", "tree", "--kill-signal", "SIGTERM")
+            let leader = try #require(try sv.app("tree")?.pid)
+            func residentKB(_ pid: Int32) -> Int {
+                let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+                return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+                    .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
+            }
+            func children() -> [Int32] {
+                ((try? String(contentsOfFile: "/proc/\(leader.rawValue)/task/\(leader.rawValue)/children", encoding: .utf8)) ?? "")
+                    .split(separator: " ").compactMap { Int32($0) }
+            }
+            #expect(eventually { children().count == 3 })
+            let tree = { (try? sv.app("tree")?.memoryBytes ?? 0) ?? 0 }
+            let expected = (residentKB(leader.rawValue) + children().map(residentKB).reduce(0, +)) * 1024
+            #expect(eventually { abs(Int(tree()) - expected) < expected / 4 }, "tree \(tree()) vs \(expected)")
+            // One child gone: the next list no longer counts it.
+            let gone = try #require(children().first)
+            kill(gone, SIGKILL)
+            #expect(eventually { children().count == 2 })
+            let smaller = (residentKB(leader.rawValue) + children().map(residentKB).reduce(0, +)) * 1024
+            #expect(eventually { abs(Int(tree()) - smaller) < smaller / 4 && Int(tree()) < expected })
+        }
+    }
+
     /// The sampler ticks only while an app with a limit runs: once it is stopped, no timer of
     /// svd is armed (read from /proc/PID/fdinfo, no waiting).
     @Test func noSamplingWithoutARunningLimitedApp() throws {

@@ -35,4 +35,24 @@ import Testing
         #expect(usage.sessionID == getsid(0))
         #expect(ProcFS.stat(of: getpid())?.parent == getppid())
     }
+
+    /// Kept-open stat and children files show the process as it is at each read.
+    @Test func leaderFilesAreReadAfresh() throws {
+        let files = try #require(ProcFS.LeaderFiles(pid: getpid()))
+        defer { files.close() }
+        #expect(ProcFS.stat(reading: files.stat)?.session == getsid(0))
+        // A child appears in the main thread's children file, read again through the same fd.
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
+        defer { for pointer in argv { free(pointer) } }
+        #expect(posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0)
+        let totals = ProcFS.treeTotals(of: [(getpid(), files)])[getpid()]
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        // posix_spawn runs from this (test) thread, which may not be the main one: the child is
+        // counted only when it is the main thread's; the leader always is.
+        #expect((totals?.processes ?? 0) >= 1)
+        #expect((totals?.residentBytes ?? 0) > 0)
+    }
 }
