@@ -52,9 +52,14 @@ struct UpdateTests {
     }
 
     /// svd's descriptors (0-2 excepted) and whether each is close-on-exec (`/proc/PID/fdinfo`).
+    /// svd's descriptors above 2, without the /proc files `list` keeps open for running apps
+    /// (opened again by the first list after an update; a crash-looping app may have none).
     static func descriptors(of pid: Int32) -> [(fd: Int, closeOnExec: Bool)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-        return names.compactMap(Int.init).filter { $0 > 2 }.sorted().map { fd in
+        let kept = { (fd: Int) in
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? "").hasPrefix("/proc/")
+        }
+        return names.compactMap(Int.init).filter { $0 > 2 && !kept($0) }.sorted().map { fd in
             let info = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
             let flags = info.split(separator: "\n").first { $0.hasPrefix("flags:") }
                 .flatMap { Int($0.split(separator: "\t").last ?? "", radix: 8) } ?? 0
