@@ -167,12 +167,6 @@ enum Ecosystem {
         let label: String
         let file: String
 
-        init(object: JSONObject, label: String, file: String) {
-            self.object = object
-            self.label = label
-            self.file = file
-        }
-
         func fail(_ key: String, _ expected: String) -> CLIError {
             CLIError("\(file): \(label).\(key): expected \(expected), got \(describe(object[key] ?? .null))")
         }

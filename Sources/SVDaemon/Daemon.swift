@@ -68,9 +68,10 @@ final class Daemon {
     var watchTimer: TimerFD?
     /// The memory limit's sampler (Limits.swift): armed only while some app has a limit.
     var memoryTimer: TimerFD?
-    /// Set when an app is created, removed or given new options: schedules, watches and the
-    /// memory sampler are brought up to date after the iteration.
-    var optionsChanged = false
+    /// What to bring up to date after the iteration: everything when an app is created, removed
+    /// or given new options; only the watches or the sampler for a desired-state change of a
+    /// watched app or an event of a limited one (no cron recomputation per process event).
+    var pendingRefresh: Refresh = []
     var watchdogTimer: TimerFD?
     var watchdogInterval: Duration?
     private var lastStatus = ""
@@ -150,9 +151,10 @@ final class Daemon {
             pendingExec = nil
             performExec(exec)
         }
-        if optionsChanged {
-            optionsChanged = false
-            applyOptions()
+        if !pendingRefresh.isEmpty {
+            let refresh = pendingRefresh
+            pendingRefresh = []
+            applyOptions(refresh)
         }
         if systemd != nil { reportStatus() }
         if let client = exitAfterReplyTo, (clients[client]?.output.isEmpty ?? true) { exitCode = 0 }
@@ -288,9 +290,9 @@ final class Daemon {
         let desired = app.machine.desired
         let effects = app.machine.handle(event, now: SystemClock.now)
         // `sv stop` stops watching, a start watches again.
-        if app.machine.desired != desired && app.machine.spec.watch != nil { optionsChanged = true }
+        if app.machine.desired != desired && app.machine.spec.watch != nil { pendingRefresh.insert(.watches) }
         // The memory sampler ticks only while an app with a limit runs.
-        if app.machine.spec.maxMemoryBytes != nil { optionsChanged = true }
+        if app.machine.spec.maxMemoryBytes != nil { pendingRefresh.insert(.memorySampler) }
         // Counters, desired state or spec may have changed: written with this iteration's batch.
         pendingWrites.append(.app(app.id))
         perform(effects, for: app)
@@ -344,6 +346,15 @@ struct Token {
     static let listener = Token(.listener, 0)
     var kind: Kind { Kind(rawValue: rawValue >> 56) ?? .signals }
     var value: Int { Int(rawValue & 0x00FF_FFFF_FFFF_FFFF) }
+}
+
+/// What `applyOptions` brings up to date.
+struct Refresh: OptionSet {
+    let rawValue: Int
+    static let cron = Refresh(rawValue: 1)
+    static let memorySampler = Refresh(rawValue: 2)
+    static let watches = Refresh(rawValue: 4)
+    static let all: Refresh = [.cron, .memorySampler, .watches]
 }
 
 /// One armed timer of one app.

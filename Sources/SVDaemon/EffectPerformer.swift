@@ -106,7 +106,7 @@ extension Daemon {
         app.stdin.close()
         app.closeProcessFiles()
         apps[app.id] = nil
-        optionsChanged = true
+        pendingRefresh = .all
         pendingWrites.append(.deleteApp(app.id))
         log.info("\(app.name) (id \(app.id)): deleted")
     }
@@ -254,7 +254,7 @@ extension Daemon {
         try? epoll.add(app.stdout.pipe.read, for: .readable, token: Token(.stdout, id.rawValue).rawValue)
         try? epoll.add(app.stderr.pipe.read, for: .readable, token: Token(.stderr, id.rawValue).rawValue)
         apps[id] = app
-        optionsChanged = true
+        pendingRefresh = .all
         return app
     }
 }

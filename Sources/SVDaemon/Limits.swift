@@ -43,19 +43,6 @@ extension Daemon {
         if let interval = memoryCheckInterval { memoryTimer?.arm(at: SystemClock.now + interval) }
     }
 
-    /// A monotonic timer registered in the loop under `kind`; nil, logged, when the kernel
-    /// refuses one.
-    func registeredTimer(_ kind: Token.Kind, for what: String) -> TimerFD? {
-        do {
-            let timer = try TimerFD()
-            try epoll.add(timer.fd, for: .readable, token: Token(kind, 0).rawValue)
-            return timer
-        } catch {
-            log.error("cannot create the timer of \(what): \(error)")
-            return nil
-        }
-    }
-
     /// "612 MB" (MiB, as `list` counts).
     static func megabytes(_ bytes: Int64) -> String { "\(bytes / (1 << 20)) MB" }
 }

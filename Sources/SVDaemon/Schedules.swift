@@ -5,17 +5,30 @@ import SVLinux
 /// armed at the earliest next firing, computed in local time (`TimeZoneRules`) and again
 /// whenever the wall clock is set.
 extension Daemon {
-    /// After apps were created, removed or given new options.
-    func applyOptions() {
-        rescheduleCron()
-        armMemorySampler()
-        reconcileWatches()
+    /// After apps were created, removed or given new options (`.all`), or changed state.
+    func applyOptions(_ refresh: Refresh) {
+        if refresh.contains(.cron) { rescheduleCron() }
+        if refresh.contains(.memorySampler) { armMemorySampler() }
+        if refresh.contains(.watches) { reconcileWatches() }
     }
 
     /// New options for an app's next run (its schedules and watches follow).
     func reconfigure(_ app: App, _ spec: AppSpec) {
         app.apply(spec)
-        optionsChanged = true
+        pendingRefresh = .all
+    }
+
+    /// A monotonic timer registered in the loop under `kind`; nil, logged, when the kernel
+    /// refuses one (the memory sampler's, the watch delay's).
+    func registeredTimer(_ kind: Token.Kind, for what: String) -> TimerFD? {
+        do {
+            let timer = try TimerFD()
+            try epoll.add(timer.fd, for: .readable, token: Token(kind, 0).rawValue)
+            return timer
+        } catch {
+            log.error("cannot create the timer of \(what): \(error)")
+            return nil
+        }
     }
 
     /// Every app's next firing after now; the timer armed at the earliest.

@@ -76,22 +76,6 @@ public enum Files {
         }
     }
 
-    /// One read(2) of a small procfs file (stat, statm: the kernel hands the whole text to the
-    /// first read): open, read, close, three system calls per file.
-    public static func readOnce(_ path: String, limit: Int = 1024) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { Glibc.close(fd) }
-        var buffer = [UInt8](repeating: 0, count: limit)
-        var n: Int
-        repeat {
-            n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        } while n < 0 && errno == EINTR
-        guard n > 0 else { return nil }
-        buffer.removeSubrange(n...)
-        return buffer
-    }
-
     /// Whether `path` exists (any kind). Wraps `access(2)`.
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 

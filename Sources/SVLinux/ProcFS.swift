@@ -174,16 +174,31 @@ extension ProcFS {
     /// Of `groups`, those with at least one live (not zombie) member: one scan of `/proc`.
     /// A zombie whose parent has not reaped it yet (another parent than svd) does not count.
     public static func groupsWithLiveMembers(_ groups: Set<Int32>) -> Set<Int32> {
-        guard !groups.isEmpty, let directory = opendir("/proc") else { return [] }
-        defer { closedir(directory) }
+        guard !groups.isEmpty else { return [] }
         var live: Set<Int32> = []
-        while let entry = readdir(directory) {
-            let name = String(decoding: Directory.name(of: entry), as: UTF8.self)
-            guard let pid = Int32(name), let stat = stat(of: pid), stat.state != UInt8(ascii: "Z") else { continue }
-            let pgrp = stat.group
-            if groups.contains(pgrp) { live.insert(pgrp) }
+        forEachLiveProcess { _, stat in
+            if groups.contains(stat.group) { live.insert(stat.group) }
         }
         return live
+    }
+
+    /// Every process of `/proc` that is not a zombie, with its `stat`: one pass, each name read
+    /// in place and parsed as a pid without making a String of it.
+    static func forEachLiveProcess(_ body: (Int32, Stat) -> Void) {
+        guard let directory = opendir("/proc") else { return }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            var pid: Int32 = 0
+            for byte in Directory.name(of: entry) {
+                guard byte >= 48 && byte <= 57 else {
+                    pid = 0
+                    break
+                }
+                pid = pid &* 10 &+ Int32(byte - 48)
+            }
+            guard pid > 0, let stat = stat(of: pid), stat.state != UInt8(ascii: "Z") else { continue }
+            body(pid, stat)
+        }
     }
 }
 
@@ -196,6 +211,14 @@ extension ProcFS {
         public var processes = 0
         /// The session leader's start time (clock ticks after boot), for CPU % over its life.
         public var leaderStartTicks: UInt64 = 0
+
+        /// Counts one live process of the tree.
+        mutating func add(_ stat: Stat, isLeader: Bool) {
+            residentBytes += stat.rssPages * ProcFS.pageSize
+            cpuTicks += stat.utime + stat.stime
+            processes += 1
+            if isLeader { leaderStartTicks = stat.startTicks }
+        }
 
         /// CPU % of the tree: its CPU time over the leader's life.
         public func cpuPercent(uptimeTicks: UInt64) -> Double {
@@ -216,14 +239,9 @@ extension ProcFS {
                 let kept = pid == leader ? files : nil
                 let read = kept.map { stat(reading: $0.stat) } ?? stat(of: pid)
                 guard seen.insert(pid).inserted, let stat = read, stat.state != UInt8(ascii: "Z") else { continue }
-                if pid == leader {
-                    totals.leaderStartTicks = stat.startTicks
-                } else if stat.session != leader {
-                    continue  // it called setsid: not the app's any more
-                }
-                totals.residentBytes += stat.rssPages * pageSize
-                totals.cpuTicks += stat.utime + stat.stime
-                totals.processes += 1
+                // One that called setsid is not the app's any more.
+                guard pid == leader || stat.session == leader else { continue }
+                totals.add(stat, isLeader: pid == leader)
                 if let kept, stat.threads <= 1 {
                     queue += parsePids(childrenFile(kept.children, pread: true) ?? [])
                 } else {
@@ -299,26 +317,11 @@ extension ProcFS {
     /// One scan of `/proc`: the totals of each of `sessions` (live processes only; zombies hold
     /// no memory). `list` and the memory limit share it: one read of every process's stat.
     public static func sessionTotals(_ sessions: Set<Int32>) -> [Int32: SessionTotals] {
-        guard !sessions.isEmpty, let directory = opendir("/proc") else { return [:] }
-        defer { closedir(directory) }
+        guard !sessions.isEmpty else { return [:] }
         var totals: [Int32: SessionTotals] = [:]
-        while let entry = readdir(directory) {
-            // The name as a pid, without making a String of it.
-            var pid: Int32 = 0
-            for byte in Directory.name(of: entry) {
-                guard byte >= 48 && byte <= 57 else {
-                    pid = 0
-                    break
-                }
-                pid = pid &* 10 &+ Int32(byte - 48)
-            }
-            guard pid > 0, let stat = stat(of: pid), sessions.contains(stat.session), stat.state != UInt8(ascii: "Z") else {
-                continue
-            }
-            totals[stat.session, default: SessionTotals()].residentBytes += stat.rssPages * pageSize
-            totals[stat.session, default: SessionTotals()].cpuTicks += stat.utime + stat.stime
-            totals[stat.session, default: SessionTotals()].processes += 1
-            if pid == stat.session { totals[stat.session, default: SessionTotals()].leaderStartTicks = stat.startTicks }
+        forEachLiveProcess { pid, stat in
+            guard sessions.contains(stat.session) else { return }
+            totals[stat.session, default: SessionTotals()].add(stat, isLeader: pid == stat.session)
         }
         return totals
     }
