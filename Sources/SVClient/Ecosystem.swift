@@ -186,19 +186,20 @@ enum Ecosystem {
 
         func number(_ key: String) throws -> Int64? {
             guard let value = object[key], value != .null else { return nil }
-            if let n = value.intValue, n >= 0 { return n }
+            if let n = value.intValue { return n }  // its range is checked with the spec's (AppSpec.validate)
             throw fail(key, "a number")
         }
 
         /// Milliseconds as a number, or a string with ms, s, m or h ("5s").
         func milliseconds(_ key: String) throws -> Int64? {
             guard let value = object[key], value != .null else { return nil }
-            if let n = value.intValue, n >= 0 { return n }
+            // The range is checked with the spec's (AppSpec.validate); here only the arithmetic saturates.
+            if let n = value.intValue { return n }
             if let text = value.stringValue {
                 for (suffix, factor) in [("ms", Int64(1)), ("s", 1000), ("m", 60_000), ("h", 3_600_000)] where text.hasSuffix(suffix) {
-                    if let n = Int64(text.dropLast(suffix.count)), n >= 0 { return n * factor }
+                    if let n = Int64(text.dropLast(suffix.count)) { return Saturating.multiply(n, factor) }
                 }
-                if let n = Int64(text), n >= 0 { return n }
+                if let n = Int64(text) { return n }
             }
             throw fail(key, "milliseconds (a number, or a string like \"5s\")")
         }
@@ -324,11 +325,11 @@ enum Ecosystem {
                 spec.policy.killSignal = signal
             }
             switch object["stop_exit_codes"] {
-            case .int(let code)?: spec.policy.stopExitCodes = [Int32(truncatingIfNeeded: code)]
+            case .int(let code)?: spec.policy.stopExitCodes = [Int32(clamping: code)]
             case .array(let codes)?:
                 spec.policy.stopExitCodes = try codes.map { code in
                     guard let n = code.intValue else { throw fail("stop_exit_codes", "exit codes") }
-                    return Int32(truncatingIfNeeded: n)
+                    return Int32(clamping: n)
                 }
             case nil, .null?: break
             default: throw fail("stop_exit_codes", "an exit code or a list of them")
@@ -353,6 +354,7 @@ enum Ecosystem {
             spec.instanceVar = try string("instance_var")
             spec.incrementVar = try string("increment_var")
             if let problem = spec.incrementProblem { throw CLIError("\(file): \(label).increment_var: \(problem)") }
+            do { try spec.validate() } catch { throw CLIError("\(file): \(label).\(error.field.key): \(error)") }
             return spec
         }
     }

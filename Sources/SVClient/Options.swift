@@ -29,25 +29,22 @@ struct TargetArguments: ParsableArguments {
 
 /// The restart and stop options of `start` (cli.md), pm2's names.
 struct PolicyOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Delay before every restart (ms).", valueName: "ms")) var restartDelay: Int?
-    @Option(help: ArgumentHelp("First backoff step after an unstable run (ms).", valueName: "ms"))
+    // `.unconditional`: "-5" is a value to refuse with its range, not a missing one.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Delay before every restart (ms).", valueName: "ms")) var restartDelay: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("First backoff step after an unstable run (ms).", valueName: "ms"))
     var expBackoffRestartDelay: Int?
-    @Option(help: "Unstable restarts in a row before status errored.") var maxRestarts: Int?
-    @Option(help: ArgumentHelp("A run shorter than this is unstable (ms).", valueName: "ms")) var minUptime: Int?
-    @Option(help: ArgumentHelp("Grace time before SIGKILL (ms).", valueName: "ms")) var killTimeout: Int?
+    @Option(parsing: .unconditional, help: "Unstable restarts in a row before status errored.") var maxRestarts: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A run shorter than this is unstable (ms).", valueName: "ms"))
+    var minUptime: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Grace time before SIGKILL (ms).", valueName: "ms")) var killTimeout: Int?
     @Option(help: "First signal of a stop (default SIGINT).") var killSignal: String?
     @Flag(name: .customLong("no-autorestart"), help: "Never restart by itself.") var noAutorestart = false
     @Option(parsing: .upToNextOption, help: "Exit codes that are not restarted.") var stopExitCodes: [Int32] = []
     @Flag(help: "Not built yet: online only once the app says so.") var waitReady = false
     @Option(help: ArgumentHelp("Not built yet: how long to wait for ready (ms).", valueName: "ms")) var listenTimeout: Int?
 
+    /// The ranges are checked on the spec (`AppSpec.validate`, through `Start.validate`).
     func validate() throws {
-        for (name, value) in [
-            ("--restart-delay", restartDelay), ("--exp-backoff-restart-delay", expBackoffRestartDelay),
-            ("--min-uptime", minUptime), ("--kill-timeout", killTimeout), ("--max-restarts", maxRestarts),
-        ] {
-            if let value, value < 0 { throw ValidationError("\(name) must be 0 or more, got \(value)") }
-        }
         if let killSignal, Signal(parsing: killSignal) == nil {
             throw ValidationError("unknown signal '\(killSignal)' for --kill-signal (e.g. SIGINT, SIGTERM, 15)")
         }
@@ -80,25 +77,18 @@ struct WatchAndLimitOptions: ParsableArguments {
     var watchPath: [String] = []
     @Option(help: ArgumentHelp("Glob patterns not watched (repeatable; default node_modules, .git).", valueName: "pattern"))
     var ignoreWatch: [String] = []
-    @Option(help: ArgumentHelp("Quiet time after the last change before the restart (ms, default 1000).", valueName: "ms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Quiet time after the last change before the restart (ms, default 1000).", valueName: "ms"))
     var watchDelay: Int?
     @Option(help: ArgumentHelp("Restart when the app's process tree uses more memory (K, M, G).", valueName: "size"))
     var maxMemoryRestart: String?
-    @Option(help: ArgumentHelp("How often memory is measured for --max-memory-restart (ms, default 1000).", valueName: "ms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How often memory is measured for --max-memory-restart (ms, default 1000).", valueName: "ms"))
     var memoryCheckInterval: Int?
     @Option(help: ArgumentHelp("Restart on a cron schedule (5 fields, or 6 with seconds first, or @hourly…).", valueName: "expr"))
     var cronRestart: String?
 
     func validate() throws {
-        if let watchDelay, watchDelay < 0 { throw ValidationError("--watch-delay must be 0 or more, got \(watchDelay)") }
         if let maxMemoryRestart, (ByteSize(parsing: maxMemoryRestart)?.bytes ?? 0) < 1024 {
             throw ValidationError("--max-memory-restart takes a size of at least 1K like 500M or 1G, got '\(maxMemoryRestart)'")
-        }
-        if let memoryCheckInterval, memoryCheckInterval < 100 {
-            throw ValidationError("--memory-check-interval must be at least 100 ms, got \(memoryCheckInterval)")
-        }
-        if let cronRestart {
-            do { _ = try CronSchedule(parsing: cronRestart) } catch { throw ValidationError("--cron-restart: \(error)") }
         }
     }
 
@@ -111,4 +101,9 @@ struct WatchAndLimitOptions: ParsableArguments {
         if let memoryCheckInterval { spec.memoryCheckIntervalMs = Int64(memoryCheckInterval) }
         if let cronRestart { spec.cronRestart = cronRestart }
     }
+}
+
+extension SpecProblem {
+    /// The problem as the command line says it: the option, the range (exit 64).
+    var usageError: ValidationError { ValidationError("\(field.option) \(message)") }
 }

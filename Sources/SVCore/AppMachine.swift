@@ -24,12 +24,14 @@ public struct AppMachine: Sendable {
 
     /// A machine brought back from storage: its desired state and counters as they were, no
     /// process yet. The daemon then starts it if desired online (design.md §5).
-    public init(restoring spec: AppSpec, desired: Desired, restarts: Int, unstableRuns: Int, lastRun: RunID) {
+    public init(
+        restoring spec: AppSpec, desired: Desired, restarts: Int, unstableRuns: Int, lastRun: RunID, reason: String = "restored"
+    ) {
         self.init(spec: spec, lastRun: lastRun)
         self.desired = desired
         self.restarts = restarts
         self.unstableRuns = unstableRuns
-        self.lastDecision = "restored"
+        self.lastDecision = reason
     }
 
     /// A machine handed over by the previous image of svd (`sv update`): every field as it was.

@@ -104,8 +104,11 @@ public struct AppSpec: Hashable, Sendable, Codable {
         guard let value = mergedEnv[incrementVar] else {
             return "increment_var '\(incrementVar)' is not in the app's environment (set it, e.g. \(incrementVar)=3000)"
         }
-        guard Int(value) != nil else {
+        guard let base = Int(value) else {
             return "increment_var '\(incrementVar)' must hold an integer to count up from, got '\(value)'"
+        }
+        if base.addingReportingOverflow(SpecBounds.maxInstances).overflow {
+            return "increment_var '\(incrementVar)' holds \(value), too large to count up from"
         }
         return nil
     }
@@ -115,7 +118,7 @@ public struct AppSpec: Hashable, Sendable, Codable {
     public func environment(instance index: Int) -> [String: String] {
         var env = mergedEnv
         env[instanceVar ?? Self.defaultInstanceVar] = String(index)
-        if let incrementVar, let base = env[incrementVar].flatMap({ Int($0) }) { env[incrementVar] = String(base + index) }
+        if let incrementVar, let base = env[incrementVar].flatMap({ Int($0) }) { env[incrementVar] = String(Saturating.add(base, index)) }
         return env
     }
 

@@ -6,8 +6,13 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static let zero = Instant(nanoseconds: 0)
 
     public static func < (a: Instant, b: Instant) -> Bool { a.nanoseconds < b.nanoseconds }
-    public static func + (a: Instant, d: Duration) -> Instant { Instant(nanoseconds: a.nanoseconds + d.nanoseconds) }
-    public static func - (a: Instant, b: Instant) -> Duration { .nanoseconds(a.nanoseconds - b.nanoseconds) }
+    /// The latest instant: "never", where a deadline saturates.
+    public static let distantFuture = Instant(nanoseconds: .max)
+
+    /// Saturates instead of trapping (systemd's `usec_add`): a user-given duration can push a
+    /// deadline to "never", never crash svd (STYLE.md 27a).
+    public static func + (a: Instant, d: Duration) -> Instant { Instant(nanoseconds: Saturating.add(a.nanoseconds, d.nanoseconds)) }
+    public static func - (a: Instant, b: Instant) -> Duration { .nanoseconds(Saturating.subtract(a.nanoseconds, b.nanoseconds)) }
     public var description: String { "t+\(nanoseconds / 1_000_000)ms" }
 }
 
@@ -27,13 +32,18 @@ public struct WallTime: Hashable, Comparable, Sendable, Codable {
 }
 
 extension Duration {
-    /// The whole nanoseconds of this duration (sub-nanosecond parts dropped).
+    /// The whole nanoseconds of this duration (sub-nanosecond parts dropped), saturated at
+    /// ±292 years: a duration built from a user's milliseconds may be far larger.
     public var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        return Saturating.add(Saturating.multiply(seconds, 1_000_000_000), attoseconds / 1_000_000_000)
     }
     /// The whole milliseconds of this duration: the unit of every `…Ms` field at a boundary.
-    public var milliseconds: Int64 { nanoseconds / 1_000_000 }
+    /// Exact for every duration made from Int64 milliseconds (no detour through nanoseconds).
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return Saturating.add(Saturating.multiply(seconds, 1000), attoseconds / 1_000_000_000_000_000)
+    }
 
     /// "350 ms", "2.5 s", "3 min": for reasons people read.
     public var humanReadable: String {
@@ -44,6 +54,7 @@ extension Duration {
             return tenths % 10 == 0 ? "\(tenths / 10) s" : "\(tenths / 10).\(tenths % 10) s"
         }
         if ms < 3_600_000 { return "\(ms / 60_000) min" }
+        if ms >= 2 * 86_400_000 && ms % 86_400_000 == 0 { return "\(ms / 86_400_000) days" }
         return "\(ms / 3_600_000) h"
     }
 }
@@ -100,4 +111,22 @@ public enum ExitStatus: Hashable, Sendable, CustomStringConvertible {
         case .signal(let signal): return "signal \(signal.name)"
         }
     }
+}
+
+/// Int64 arithmetic that clamps at the bounds instead of trapping (systemd's `usec_add` model):
+/// every sum or product of user-given durations and counts goes through it (STYLE.md 27a).
+public enum Saturating {
+    public static func add(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+    public static func subtract(_ a: Int64, _ b: Int64) -> Int64 {
+        let (difference, overflow) = a.subtractingReportingOverflow(b)
+        return overflow ? (b < 0 ? .max : .min) : difference
+    }
+    public static func multiply(_ a: Int64, _ b: Int64) -> Int64 {
+        let (product, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? ((a < 0) == (b < 0) ? .max : .min) : product
+    }
+    public static func add(_ a: Int, _ b: Int) -> Int { Int(add(Int64(a), Int64(b))) }
 }

@@ -29,8 +29,8 @@ extension Daemon {
         for entry in state["apps"]?.arrayValue ?? [] {
             let fds = entry["pipes"]?.arrayValue?.compactMap { $0.intValue.map { FileDescriptor(rawValue: Int32($0)) } } ?? []
             let ipcFD = entry["ipc"]?.intValue.map { FileDescriptor(rawValue: Int32($0)) }
-            guard let rawID = entry["id"]?.intValue, let row = rows[rawID],
-                let spec = try? JSONCoder.decode(AppSpec.self, from: row.spec), fds.count == 6
+            // A spec out of bounds (an older svd stored it) is clamped: the app keeps running.
+            guard let rawID = entry["id"]?.intValue, let row = rows[rawID], let (spec, _) = restoredSpec(of: row), fds.count == 6
             else {
                 abandon(entry, fds: fds + (ipcFD.map { [$0] } ?? []), why: "its row or descriptors are missing")
                 continue

@@ -115,7 +115,7 @@ extension Daemon {
     /// never reused), then its pipes and files. With `instanceSuffix` (its name has several
     /// instances), the log files are `<name>-<id>-out.log`: one writer per file (design.md §7).
     func createApp(spec: AppSpec, instance: Int = 0, instanceSuffix: Bool = false) throws(ReplyError) -> App {
-        if let problem = spec.incrementProblem { throw ReplyError(.badRequest, "cannot start '\(spec.name)': \(problem)") }
+        try Self.validate(spec)
         // The row and its log paths (which need the id) in one transaction: never a half row.
         var rowID: Int64 = 0
         var paths = ("", "")

@@ -66,11 +66,15 @@ extension Daemon {
         guard let first = current.first else {
             throw ReplyError(.notFound, "no app named '\(arguments.name)' (sv scale takes a name; run 'sv list' to see them)")
         }
-        let wanted = arguments.relative ? current.count + arguments.count : arguments.count
+        let wanted = arguments.relative ? Saturating.add(current.count, arguments.count) : arguments.count
         guard wanted >= 1 else {
             throw ReplyError(
                 .badRequest,
                 "cannot scale '\(arguments.name)' to \(wanted) instances: give 1 or more ('sv delete \(arguments.name)' removes it)")
+        }
+        guard wanted <= SpecBounds.maxInstances else {
+            throw ReplyError(
+                .badRequest, "cannot scale '\(arguments.name)' to \(wanted) instances: at most \(SpecBounds.maxInstances) run under one name")
         }
         var results: [JSON] = []
         if wanted > current.count {

@@ -86,12 +86,10 @@ extension Daemon {
         let rows = try store.apps()
         var orphans: [(App, ProcessID, startTicks: Int64)] = []
         for row in rows {
-            guard let spec = try? JSONCoder.decode(AppSpec.self, from: row.spec) else {
-                log.error("app \(row.id) (\(row.name)) in \(store.path) has a spec this svd cannot read: left out")
-                continue
-            }
+            guard let (spec, problem) = restoredSpec(of: row) else { continue }
             let history = try store.runs(appID: row.id, limit: App.historyLimit)
-            let desired = Desired(rawValue: row.desired) ?? .stopped
+            // A row out of bounds is never run as it is: brought within them, and left stopped.
+            let desired = problem == nil ? Desired(rawValue: row.desired) ?? .stopped : .stopped
             let app: App
             do {
                 app = try createApp(
@@ -103,7 +101,9 @@ extension Daemon {
             }
             app.machine = AppMachine(
                 restoring: app.machine.spec, desired: desired, restarts: Int(row.restarts), unstableRuns: Int(row.unstableRuns),
-                lastRun: RunID(Int(history.last?.run ?? 0)))
+                lastRun: RunID(Int(history.last?.run ?? 0)),
+                reason: problem.map { "left stopped at restore: \($0) in sv.db (start it with new options)" } ?? "restored")
+            if problem != nil { pendingWrites.append(.app(app.id)) }
             app.runs = history.map(Self.record(from:))
             // Any app with an open run may have left a process (one being stopped when svd died,
             // too): stopped either way; only the ones desired online start again.
@@ -115,6 +115,27 @@ extension Daemon {
         let online = apps.values.filter { $0.machine.desired == .online }.sorted { $0.id < $1.id }
         for app in online { feed(app, .restoreRequested) }
         log.info("restored \(apps.count) apps from \(store.path), \(online.count) desired online")
+    }
+
+    /// The spec of a stored row, checked by the one validation (STYLE.md 27a): out-of-bounds
+    /// values come back clamped with the problem (logged), an unreadable row or one whose name
+    /// svd would never have written is left out (logged). Never a trap, whatever the row holds.
+    func restoredSpec(of row: AppRow) -> (AppSpec, problem: String?)? {
+        guard let spec = try? JSONCoder.decode(AppSpec.self, from: row.spec) else {
+            log.error("app \(row.id) (\(row.name)) in \(store.path) has a spec this svd cannot read: left out")
+            return nil
+        }
+        if let problem = AppName.problem(with: spec.name) {
+            log.error("app \(row.id) in \(store.path) has an invalid name (\(problem)): left out")
+            return nil
+        }
+        do {
+            try spec.validate()
+            return (spec, nil)
+        } catch {
+            log.error("app \(row.id) (\(row.name)) in \(store.path): \(error); brought within bounds and left stopped")
+            return (spec.clamped(), error.description)
+        }
     }
 
     static func record(from row: RunRow) -> RunRecord {

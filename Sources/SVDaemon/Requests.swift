@@ -57,12 +57,15 @@ extension Daemon {
                 return wait(for: try resolve(targets), event: .stopRequested, client: client, requestID: requestID)
             case .restart(let arguments):
                 let found = try resolve(arguments.targets)
+                var changed: [(App, AppSpec)] = []
                 for app in found where arguments.updatedEnv != nil || arguments.watch == true {
                     var spec = app.machine.spec
                     if let env = arguments.updatedEnv { spec.capturedEnv = interned(CapturedEnvironment.filter(env)) }
                     if arguments.watch == true && spec.watch == nil { spec.watch = [] }
-                    reconfigure(app, spec)
+                    try Self.validate(spec)
+                    changed.append((app, spec))
                 }
+                for (app, spec) in changed { reconfigure(app, spec) }
                 return wait(for: found, event: .restartRequested, client: client, requestID: requestID)
             case .delete(let targets):
                 let found = try resolve(targets)
@@ -183,6 +186,11 @@ extension Daemon {
         return nil
     }
 
+    /// The one validation (AppSpec.validate) as svd's reply: every spec a request brings.
+    static func validate(_ spec: AppSpec) throws(ReplyError) {
+        do { try spec.validate() } catch { throw ReplyError(.badRequest, "cannot start '\(spec.name)': \(error)") }
+    }
+
     /// The apps `targets` name (a name, else a namespace), in id order, each once. An unknown
     /// target is an error.
     func resolve(_ targets: [Target]) throws(ReplyError) -> [App] {
@@ -215,7 +223,7 @@ extension Daemon {
             if let problem = AppName.problem(with: spec.name) {
                 throw ReplyError(.badRequest, "invalid name '\(spec.name)': \(problem)")
             }
-            if let problem = spec.incrementProblem { throw ReplyError(.badRequest, "cannot start '\(spec.name)': \(problem)") }
+            try Self.validate(spec)
         }
         var results: [JSON] = []
         var removed: [App] = []
@@ -285,7 +293,7 @@ extension Daemon {
                     "'\(spec.name)' is already \(running.machine.status.rawValue) (id \(running.id)); use --force to start another, or 'sv restart \(spec.name)'"
                 )
             }
-            if let problem = spec.incrementProblem { throw ReplyError(.badRequest, "cannot start '\(spec.name)': \(problem)") }
+            try Self.validate(spec)
             if !arguments.force, !sameName.isEmpty {
                 // pm2 starts a stopped app of that name again, with the options given now; a
                 // count given now (-i) scales it.

@@ -108,9 +108,17 @@ struct LogTests {
         }
     }
 
-    @Test func fullDiskLogKeepsTheAppRunningAndCountsTheDrop() throws {
+    /// A log on a full file system (a 1 MiB tmpfs, filled): the writes fail, the app runs on.
+    /// (`/dev/full` used to stand in for it; a log path must now be a regular file.)
+    @Test(.enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+    func fullDiskLogKeepsTheAppRunningAndCountsTheDrop() throws {
         try withSupervisor { (sv: Supervisor) throws in
-            try sv.ok("start", testchild, "--name", "full", "-o", "/dev/full", "--", "lines", "100", "forever")
+            let mountPoint = sv.work + "/small"
+            mkdir(mountPoint, 0o700)
+            try #require(try sv.launchAndWait("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]) == 0)
+            defer { _ = try? sv.launchAndWait("/bin/umount", ["-l", mountPoint]) }
+            _ = try sv.launchAndWait("/bin/dd", ["if=/dev/zero", "of=\(mountPoint)/filler", "bs=64k", "count=100"])
+            try sv.ok("start", testchild, "--name", "full", "-o", mountPoint + "/full.log", "--", "lines", "100", "forever")
             #expect(try eventually {
                 let detail = try JSONCoder.decode([JSON].self, from: try sv.ok("describe", "full", "--json")).first
                 return (detail?["droppedLogBytes"]?.intValue ?? 0) > 0

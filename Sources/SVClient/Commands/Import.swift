@@ -118,7 +118,7 @@ enum PM2Dump {
             if let ms = process["min_uptime"]?.intValue { spec.policy.minUptime = .milliseconds(ms) }
             if let ms = process["kill_timeout"]?.intValue { spec.policy.killTimeout = .milliseconds(ms) }
             if case .array(let codes)? = process["stop_exit_codes"] {
-                spec.policy.stopExitCodes = codes.compactMap { $0.intValue.map { Int32(truncatingIfNeeded: $0) } }
+                spec.policy.stopExitCodes = codes.compactMap { $0.intValue.map { Int32(clamping: $0) } }
             }
             // pm2 stores max_memory_restart in bytes, the others as written.
             if let limit = process["max_memory_restart"] {
@@ -149,6 +149,11 @@ enum PM2Dump {
             spec.incrementVar = process["increment_var"]?.stringValue
             if let namespace = process["namespace"]?.stringValue, namespace != "default" { spec.namespace = namespace }
             if let mode = process["exec_mode"]?.stringValue, mode.hasPrefix("cluster") { clustered.insert(name) }
+            // The same bounds as every other door: a value out of them is brought within, and said.
+            do { try spec.validate() } catch {
+                unmapped.append("\(name).\(error.field.key): \(error.message); brought within bounds")
+                spec = spec.clamped()
+            }
             specs.append(spec)
         }
         for index in specs.indices {

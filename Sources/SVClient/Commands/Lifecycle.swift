@@ -192,6 +192,9 @@ struct Scale: ParsableCommand {
 
     func validate() throws {
         guard arguments != nil else { throw ValidationError("give the number of instances: N, max, +N or -N (got '\(count)')") }
+        if let arguments, arguments.count > SpecBounds.maxInstances || arguments.count < -SpecBounds.maxInstances {
+            throw ValidationError("the number of instances is at most \(SpecBounds.maxInstances), got '\(count)'")
+        }
     }
 
     func run() throws {

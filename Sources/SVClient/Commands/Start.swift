@@ -27,7 +27,7 @@ struct Start: ParsableCommand {
     @Flag(help: "Prefix every log line with a timestamp.") var time = false
     @Option(help: "The timestamp's format (dayjs tokens, e.g. 'YYYY-MM-DD HH:mm:ss Z').") var logDateFormat: String?
     @Option(help: "Rotate a log file at this size (K, M, G; default 10M).") var logMaxSize: String?
-    @Option(help: "Rotated log files kept (default 5).") var logKeep: Int?
+    @Option(parsing: .unconditional, help: "Rotated log files kept (default 5).") var logKeep: Int?
     @OptionGroup var policy: PolicyOptions
     @OptionGroup var limits: WatchAndLimitOptions
     @Option(help: "Ecosystem files: only these apps (comma-separated names).") var only: String?
@@ -59,13 +59,33 @@ struct Start: ParsableCommand {
         if let logMaxSize, (ByteSize(parsing: logMaxSize)?.bytes ?? 0) < 1024 {
             throw ValidationError("--log-max-size takes a size of at least 1K like 10M or 512K, got '\(logMaxSize)'")
         }
-        if let logKeep, logKeep < 0 { throw ValidationError("--log-keep must be 0 or more, got \(logKeep)") }
         if let namespace, let problem = AppName.problem(with: namespace) {
             throw ValidationError("invalid --namespace '\(namespace)': \(problem)")
         }
         if let instances, InstanceCount.parse(instances) == nil {
             throw ValidationError("-i/--instances takes a number or max, got '\(instances)'")
         }
+        // The same validation svd applies, on the options alone (the script is not resolved yet).
+        var probe = AppSpec(name: name ?? "app", script: "/", cwd: "/")
+        configure(&probe, callerDirectory: "/")
+        probe.incrementVar = nil  // needs the app's environment: svd checks it with the rest
+        do { try probe.validate() } catch { throw error.usageError }
+    }
+
+    /// The options given (policy, logs, limits, instances), on a new spec.
+    func configure(_ spec: inout AppSpec, callerDirectory: String) {
+        policy.apply(to: &spec.policy)
+        spec.time = time ? true : nil
+        spec.logDateFormat = logDateFormat
+        spec.logMaxSizeBytes = logMaxSize.flatMap(ByteSize.init(parsing:))?.bytes
+        spec.logKeep = logKeep
+        spec.outFile = output.map { System.absolute($0, base: callerDirectory) }
+        spec.errorFile = error.map { System.absolute($0, base: callerDirectory) }
+        limits.apply(to: &spec, base: callerDirectory)
+        spec.instances = instances.flatMap(InstanceCount.parse)
+        spec.instanceVar = instanceVar
+        spec.namespace = namespace
+        spec.incrementVar = incrementVar
     }
 
     func run() throws {
@@ -77,20 +97,7 @@ struct Start: ParsableCommand {
         plan.env = env
         plan.only = only
         plan.envName = envName
-        plan.configure = { spec, callerDirectory in
-            policy.apply(to: &spec.policy)
-            spec.time = time ? true : nil
-            spec.logDateFormat = logDateFormat
-            spec.logMaxSizeBytes = logMaxSize.flatMap(ByteSize.init(parsing:))?.bytes
-            spec.logKeep = logKeep
-            spec.outFile = output.map { System.absolute($0, base: callerDirectory) }
-            spec.errorFile = error.map { System.absolute($0, base: callerDirectory) }
-            limits.apply(to: &spec, base: callerDirectory)
-            spec.instances = instances.flatMap(InstanceCount.parse)
-            spec.instanceVar = instanceVar
-            spec.namespace = namespace
-            spec.incrementVar = incrementVar
-        }
+        plan.configure = { spec, callerDirectory in configure(&spec, callerDirectory: callerDirectory) }
         try plan.run()
     }
 }
