@@ -41,8 +41,15 @@ final class Client {
         // The daemon reported ready (or another one holds the lock and is about to listen): poll
         // the socket with a deadline.
         let deadline = System.monotonicSeconds + 10
+        var lastStart = System.monotonicSeconds
         while System.monotonicSeconds < deadline {
             if let client = try connectIfRunning() { return client }
+            // The lock's holder may have been an svd on its way out (after `sv kill`, its socket
+            // is gone before its lock): once it has exited, a new one must be started.
+            if System.monotonicSeconds - lastStart > 0.5 {
+                try startDaemon()
+                lastStart = System.monotonicSeconds
+            }
             var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)  // poll interval while svd binds
             nanosleep(&pause, nil)
         }

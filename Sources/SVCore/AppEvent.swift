@@ -4,6 +4,10 @@ public enum AppEvent: Hashable, Sendable {
     case startRequested
     /// svd started and found this app desired online in its database: start it again, counters kept.
     case restoreRequested
+    /// svd started and found processes of `run` that the previous svd left running (it
+    /// crashed): they are stopped like a stop of that run, then the app starts again if desired
+    /// online. The daemon tells the group is gone with `.groupEmptied(run:)`.
+    case leftoverFound(run: AppMachine.Run)
     /// `sv restart`: stop the running process (if any), then start a new one.
     case restartRequested
     /// A graceful restart svd decided (a watched file changed, the memory limit, the cron

@@ -53,6 +53,9 @@ extension AppMachine {
             case startNew(reason: String)
             /// The decision taken when the leader exited by itself.
             case apply(Decision, exited: ExitStatus)
+            /// Start again, as at svd start, once what the previous svd left running is gone
+            /// (not counted as a restart).
+            case restore
         }
         public var run: Run
         /// The kill-timeout timer: SIGKILL to the group when it fires.

@@ -80,6 +80,18 @@ public struct AppMachine: Sendable {
             guard case .stopped = phase else { return [] }  // only a freshly restored machine
             desired = .online
             return spawnNow(reason: "brought back at svd start", countsAsRestart: false)
+        case .leftoverFound(let run):
+            // Only a freshly restored machine: nothing of its own runs yet.
+            guard case .stopped = phase else { return [] }
+            lastRun = max(lastRun, run.id)
+            let timer = newTimer()
+            var stopping = Stopping(run: run, timer: timer, then: desired == .online ? .restore : .stay)
+            // Its leader is not svd's child: no exit will be reaped, only the group's end told.
+            stopping.leaderExited = true
+            phase = .stopping(stopping)
+            let reason = "stopping what the previous svd left running (session \(run.pid))"
+            lastDecision = reason
+            return [.recordDecision(reason), .signalGroup(run.pid, spec.policy.killSignal), .armTimer(timer, at: now + spec.policy.killTimeout)]
         case .restartRequested: return restart(now: now)
         case .restartDue(let reason):
             // Automatic (a watched file, the memory limit, the cron schedule). A running app
@@ -246,6 +258,7 @@ public struct AppMachine: Sendable {
             case .remove: decision = "deleted by user"
             case .startNew(let reason): decision = reason
             case .apply(let pending, _): decision = pending.reason
+            case .restore: decision = "brought back at svd start"
             }
             let record = AppEffect.recordRunEnded(run, status, escalated: stopping.escalated, decision: decision)
             phase = .stopping(stopping)
@@ -291,6 +304,8 @@ public struct AppMachine: Sendable {
             return [cancel] + spawnNow(reason: reason, countsAsRestart: true)
         case .apply(let decision, _):
             return [cancel] + apply(decision, now: now)
+        case .restore:
+            return [cancel] + spawnNow(reason: "brought back at svd start", countsAsRestart: false)
         }
     }
 

@@ -22,6 +22,8 @@ final class App {
     var messages = 0
     /// Why the latest spawn failed, until one succeeds.
     var lastSpawnError: String?
+    /// What the previous svd left running of this app, while it is being stopped (Leftovers.swift).
+    var leftover: Leftover?
 
     static let historyLimit = 10
 
@@ -74,12 +76,13 @@ final class App {
         if runs.count > Self.historyLimit { runs.removeFirst(runs.count - Self.historyLimit) }
     }
 
-    func recordEnd(run: RunID, status: ExitStatus, escalated: Bool, decision: String, at wall: WallTime) {
+    func recordEnd(run: RunID, status: ExitStatus?, escalated: Bool, decision: String, at wall: WallTime) {
         guard let index = runs.lastIndex(where: { $0.run == run.rawValue }) else { return }
         runs[index].endedAtMs = wall.milliseconds
         switch status {
-        case .code(let code): runs[index].exitCode = code
-        case .signal(let signal): runs[index].signal = signal.name
+        case .code(let code)?: runs[index].exitCode = code
+        case .signal(let signal)?: runs[index].signal = signal.name
+        case nil: break
         }
         runs[index].escalated = escalated
         runs[index].decision = decision

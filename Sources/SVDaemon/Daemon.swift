@@ -38,6 +38,8 @@ final class Daemon {
     /// dictionary is copy-on-write), about 5 kB less per app.
     var environments: [[String: String]] = []
     var appsByPid: [ProcessID: AppID] = [:]
+    /// The app of each pidfd pinning a process the previous svd left running (Leftovers.swift).
+    var leftoverOwners: [Int32: AppID] = [:]
     var clients: [Int: ControlClient] = [:]
     var nextClientID = 1
     var timers = Heap<PendingTimer>()
@@ -140,6 +142,7 @@ final class Daemon {
         case .memory: sampleMemory()
         case .inotify: handleWatchEvents()
         case .watchDelay: handleWatchTimer()
+        case .leftover: handleLeftoverExit(fd: Int32(token.value))
         }
     }
 
@@ -249,7 +252,9 @@ final class Daemon {
 
     /// Tells each app whose leader is gone but whose group was not whether the group is empty now.
     func checkDrainingGroups() {
-        for app in Array(apps.values) {
+        // A leftover of the previous svd is told empty by its pidfds (Leftovers.swift): its
+        // sessions may hold other groups than the leader's.
+        for app in Array(apps.values) where app.leftover == nil {
             if case .stopping(let stopping) = app.machine.phase, stopping.leaderExited,
                 !Reaper.groupExists(stopping.run.pid)
             {
@@ -336,7 +341,7 @@ final class Daemon {
 /// What an epoll token points at: a kind in the top byte, an id below.
 struct Token {
     enum Kind: UInt64 {
-        case signals = 1, timer, listener, client, stdout, stderr, ipc, watchdog, cron, memory, inotify, watchDelay
+        case signals = 1, timer, listener, client, stdout, stderr, ipc, watchdog, cron, memory, inotify, watchDelay, leftover
     }
     let rawValue: UInt64
     init(rawValue: UInt64) { self.rawValue = rawValue }

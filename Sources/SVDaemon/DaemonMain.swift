@@ -143,11 +143,18 @@ public enum SVDaemonMain {
         } catch {
             return fail("svd: cannot serve \(home.socket): \(error)\n")
         }
+        // The marker of a running svd: still there, the previous one crashed (or was killed).
+        let previous = Files.readSmall(home.runningMarker).map { String(decoding: $0, as: UTF8.self) }
+        if let previous {
+            let pid = previous.split(separator: " ").first.map(String.init) ?? "?"
+            log.warning("the previous svd (pid \(pid)) ended without shutting down: stopping what it left running, then restoring")
+        }
+        Files.writeSmall(home.runningMarker, Array("\(getpid()) \(SystemClock.wallNow.milliseconds)\n".utf8))
         do {
             if opened.movedAside != nil {
                 daemon.recoverFromSavedSet()
             } else {
-                try daemon.restore()
+                try daemon.restore(previousCrashed: previous != nil)
             }
         } catch {
             return fail("svd: cannot read the apps in \(home.database): \(error.message)\n")
@@ -159,17 +166,19 @@ public enum SVDaemonMain {
         if report >= 0 {
             _ = write(report, "R", 1)
             close(report)
-            // Detached: nothing of the caller's terminal or pipes stays open in svd.
+            // Detached: nothing of the caller's terminal or pipes stays open in svd. Its stdout and
+            // stderr go to svd.log, so that a crash's last words (a Swift fatal error) are kept.
             let null = open("/dev/null", O_RDWR | O_CLOEXEC)
             if null >= 0 {
                 dup2(null, 0)
-                dup2(null, 1)
-                dup2(null, 2)
                 close(null)
             }
+            dup2(logFD, 1)
+            dup2(logFD, 2)
         }
         let code = daemon.run()
         log.info("svd exiting")
+        unlink(home.runningMarker)
         return code
     }
 
@@ -268,6 +277,7 @@ public enum SVDaemonMain {
         daemon.announceReady()  // READY=1 and STATUS= again after an in-place update
         let code = daemon.run()
         log.info("svd exiting")
+        unlink(home.runningMarker)
         return code
     }
 

@@ -13,7 +13,11 @@ extension Daemon {
             case .spawn(let run):
                 spawn(app, run: run)
             case .signalGroup(let pid, let signal):
-                Reaper.signalGroup(pid, signal)
+                if let leftover = app.leftover, leftover.leader == pid.rawValue {
+                    signalLeftover(app, signal)
+                } else {
+                    Reaper.signalGroup(pid, signal)
+                }
             case .armTimer(let id, let at):
                 let key = TimerKey(app: app.id, timer: id)
                 timers.insert(PendingTimer(deadline: at, key: key))
@@ -48,6 +52,10 @@ extension Daemon {
         var environment = spec.environment(instance: app.instance)
         environment["SV_APP_NAME"] = spec.name
         environment["SV_APP_ID"] = app.id.description
+        // With SV_APP_ID, the mark of this home's runs: the next svd finds a run whose row was
+        // never committed (a crash right after the spawn) by it (Leftovers.swift).
+        environment[Self.markHome] = home.root
+        environment[Self.markRun] = String(run.rawValue)
         // pm2's names, which migrated apps read.
         environment["pm_id"] = app.id.description
         environment["name"] = spec.name
@@ -95,6 +103,7 @@ extension Daemon {
 
     /// Forgets a deleted app and closes what svd held for it.
     func remove(_ app: App) {
+        dropLeftover(of: app)
         closeIPC(app)
         epoll.remove(app.stdout.pipe.read)
         epoll.remove(app.stderr.pipe.read)

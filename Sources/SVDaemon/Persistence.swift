@@ -11,7 +11,8 @@ enum StoreWrite {
     case app(AppID)
     case deleteApp(AppID)
     case runStarted(RunRow)
-    case runEnded(app: AppID, run: RunID, at: WallTime, status: ExitStatus, escalated: Bool, decision: String)
+    /// A run's end; `status` nil when svd could not learn it (a process the previous svd left).
+    case runEnded(app: AppID, run: RunID, at: WallTime, status: ExitStatus?, escalated: Bool, decision: String)
 }
 
 extension Daemon {
@@ -38,8 +39,9 @@ extension Daemon {
                         var code: Int64?
                         var signal: Int64?
                         switch status {
-                        case .code(let c): code = Int64(c)
-                        case .signal(let s): signal = Int64(s.rawValue)
+                        case .code(let c)?: code = Int64(c)
+                        case .signal(let s)?: signal = Int64(s.rawValue)
+                        case nil: break
                         }
                         try store.endRun(
                             appID: Int64(app.rawValue), run: Int64(run.rawValue), endedAtMs: at.milliseconds,
@@ -81,10 +83,13 @@ extension Daemon {
     }
 
     /// Brings back what `sv.db` holds (design.md §5): every app, its id, options and counters;
-    /// the ones desired online are started again, after any orphan of a killed svd is stopped.
-    func restore() throws(StoreError) {
+    /// the ones desired online are started again. What the previous svd left running (it
+    /// crashed) is stopped first, app by app, without blocking the loop (Leftovers.swift): an
+    /// app starts once its own leftovers are gone, the others at once.
+    func restore(previousCrashed: Bool = true) throws(StoreError) {
         let rows = try store.apps()
-        var orphans: [(App, ProcessID, startTicks: Int64)] = []
+        var openRuns: [AppID: [RunRow]] = [:]
+        var lastRuns: [AppID: Int] = [:]
         for row in rows {
             guard let (spec, problem) = restoredSpec(of: row) else { continue }
             let history = try store.runs(appID: row.id, limit: App.historyLimit)
@@ -105,16 +110,46 @@ extension Daemon {
                 reason: problem.map { "left stopped at restore: \($0) in sv.db (start it with new options)" } ?? "restored")
             if problem != nil { pendingWrites.append(.app(app.id)) }
             app.runs = history.map(Self.record(from:))
-            // Any app with an open run may have left a process (one being stopped when svd died,
-            // too): stopped either way; only the ones desired online start again.
-            if let last = history.last, last.endedAtMs == nil, let pid = orphan(of: last) {
-                orphans.append((app, pid, last.startTicks))
+            openRuns[app.id] = history.filter { $0.endedAtMs == nil }
+            lastRuns[app.id] = Int(history.last?.run ?? 0)
+        }
+        let found = findLeftovers(openRuns: openRuns, lastRuns: lastRuns, crashed: previousCrashed)
+        let alive = Set(found.map { "\($0.app.rawValue).\($0.run.rawValue)" })
+        // Every open run is closed: its end was never recorded (svd died), and what it left is
+        // stopped now. Its exit status is unknown: none is recorded.
+        let now = SystemClock.wallNow
+        for (id, runs) in openRuns {
+            guard let app = apps[id] else { continue }
+            for run in runs {
+                let decision = alive.contains("\(id.rawValue).\(run.run)")
+                    ? "the previous svd ended without stopping it: stopped at svd start"
+                    : "the previous svd ended without recording its end"
+                endUnknown(app, run: RunID(Int(run.run)), decision: decision, at: now)
             }
         }
-        stopOrphans(orphans)
-        let online = apps.values.filter { $0.machine.desired == .online }.sorted { $0.id < $1.id }
+        for run in found where run.unrecorded {
+            guard let app = apps[run.app] else { continue }
+            let row = RunRow(
+                appID: Int64(run.app.rawValue), run: Int64(run.run.rawValue), pid: Int64(run.session), bootID: bootID,
+                startTicks: Int64(run.startTicks), exe: ProcFS.executable(of: ProcessID(run.session)), startedAtMs: now.milliseconds)
+            pendingWrites.append(.runStarted(row))
+            app.runs.append(RunRecord(run: run.run.rawValue, pid: ProcessID(run.session), startedAtMs: now.milliseconds))
+            endUnknown(app, run: run.run, decision: "spawned by the previous svd, which ended before recording it: stopped at svd start", at: now)
+        }
+        let byApp = Dictionary(grouping: found, by: \.app)
+        for (id, runs) in byApp.sorted(by: { $0.key < $1.key }) {
+            if let app = apps[id] { stopLeftovers(of: app, runs) }
+        }
+        let online = apps.values.filter { $0.machine.desired == .online && byApp[$0.id] == nil }.sorted { $0.id < $1.id }
         for app in online { feed(app, .restoreRequested) }
-        log.info("restored \(apps.count) apps from \(store.path), \(online.count) desired online")
+        log.info(
+            "restored \(apps.count) apps from \(store.path), \(online.count) started, \(byApp.count) waiting for what the previous svd left running")
+    }
+
+    /// Records the end of `run` without an exit status (svd could not learn it).
+    private func endUnknown(_ app: App, run: RunID, decision: String, at now: WallTime) {
+        app.recordEnd(run: run, status: nil, escalated: false, decision: decision, at: now)
+        pendingWrites.append(.runEnded(app: app.id, run: run, at: now, status: nil, escalated: false, decision: decision))
     }
 
     /// The spec of a stored row, checked by the one validation (STYLE.md 27a): out-of-bounds
@@ -146,69 +181,5 @@ extension Daemon {
         record.escalated = row.escalated
         record.decision = row.decision
         return record
-    }
-
-    /// The pid of `run` if it is still that process: same boot, same start time, its own session
-    /// leader, same executable. Anything else is a stranger that reused the pid: left alone.
-    func orphan(of run: RunRow) -> ProcessID? {
-        guard run.bootID == bootID, run.pid > 0 else { return nil }
-        let pid = ProcessID(Int32(truncatingIfNeeded: run.pid))
-        guard let usage = ProcFS.usage(of: pid), Int64(usage.startTicks) == run.startTicks,
-            usage.sessionID == pid.rawValue, let exe = ProcFS.executable(of: pid), Self.sameExecutable(exe, run.exe)
-        else { return nil }
-        return pid
-    }
-
-    /// A binary replaced by an upgrade reads "PATH (deleted)" in /proc: still the same program.
-    static func sameExecutable(_ now: String, _ recorded: String?) -> Bool {
-        guard let recorded else { return false }
-        let suffix = " (deleted)"
-        let trimmed = now.hasSuffix(suffix) ? String(now.dropLast(suffix.count)) : now
-        return trimmed == recorded
-    }
-
-    /// Stops the orphans of a killed svd, all at once: the kill signal to each group (through a
-    /// pidfd that pins the leader), then SIGKILL after the kill timeout. Never two instances.
-    func stopOrphans(_ orphans: [(App, ProcessID, startTicks: Int64)]) {
-        guard !orphans.isEmpty else { return }
-        var handles: [(App, ProcessID, PidFD)] = []
-        for (app, pid, startTicks) in orphans {
-            guard let handle = PidFD(pid) else { continue }
-            // Checked again with the pidfd held: from here on the pid cannot change hands, so the
-            // process the pidfd pins is the one recorded.
-            guard let usage = ProcFS.usage(of: pid), usage.sessionID == pid.rawValue, Int64(usage.startTicks) == startTicks
-            else { continue }
-            log.info("\(app.name) (id \(app.id)): pid \(pid) survived the previous svd: stopping its group")
-            // While the leader lives, its pid (and so its group id) cannot be reused.
-            Reaper.signalGroup(pid, app.machine.spec.policy.killSignal)
-            handles.append((app, pid, handle))
-        }
-        let start = SystemClock.now
-        let longest = handles.map { $0.0.machine.spec.policy.killTimeout }.max() ?? .zero
-        var escalated: Set<Int32> = []
-        var remaining = Set(handles.map { $0.1.rawValue })
-        while !remaining.isEmpty {
-            // Done when no live process is left in the group: the orphans' new parent (init) may
-            // be slow to reap them, and a zombie holds no port.
-            remaining = ProcFS.groupsWithLiveMembers(remaining)
-            if remaining.isEmpty { break }
-            let now = SystemClock.now
-            for (app, pid, handle) in handles where remaining.contains(pid.rawValue) && !escalated.contains(pid.rawValue) {
-                if now - start >= app.machine.spec.policy.killTimeout {
-                    if !handle.hasExited { handle.send(.kill) }
-                    Reaper.signalGroup(pid, .kill)
-                    escalated.insert(pid.rawValue)
-                }
-            }
-            if now - start > longest + .seconds(2) {
-                log.error("orphans still alive after SIGKILL; starting anyway")
-                break
-            }
-            // Wait for a leader to exit (its pidfd turns readable), at most 10 ms: start-up only,
-            // the loop does not run yet.
-            var entries = handles.filter { remaining.contains($0.1.rawValue) && !$0.2.hasExited }
-                .map { pollfd(fd: $0.2.fd.rawValue, events: Int16(POLLIN), revents: 0) }
-            _ = poll(&entries, nfds_t(entries.count), 10)
-        }
     }
 }

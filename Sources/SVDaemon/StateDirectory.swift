@@ -11,6 +11,8 @@ public struct StateDirectory: Sendable {
     public var database: String { root + "/sv.db" }
     public var savedSet: String { root + "/saved.json" }
     public var logs: String { root + "/logs" }
+    /// Present while an svd runs: found at start, it says the previous one did not shut down.
+    public var runningMarker: String { root + "/svd.running" }
 
     /// `logs/<name>-out.log`, the name escaped for a file name.
     public func logPath(name: String, stream: String) -> String {

@@ -76,6 +76,16 @@ public enum Files {
         }
     }
 
+    /// Writes a small file in place, without fsync (a marker that matters only while this boot
+    /// lasts); never through a symlink. Best effort: false when it cannot.
+    @discardableResult
+    public static func writeSmall(_ path: String, _ contents: [UInt8]) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        return contents.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == contents.count
+    }
+
     /// Whether `path` exists (any kind). Wraps `access(2)`.
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 

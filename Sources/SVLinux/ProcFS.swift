@@ -326,3 +326,57 @@ extension ProcFS {
         return totals
     }
 }
+
+extension ProcFS {
+    /// A live process as the orphan check sees it: its pid, session and start time.
+    public struct Member: Sendable, Equatable {
+        public var pid: Int32
+        public var session: Int32
+        public var startTicks: UInt64
+        public init(pid: Int32, session: Int32, startTicks: UInt64) {
+            self.pid = pid
+            self.session = session
+            self.startTicks = startTicks
+        }
+    }
+
+    /// One scan of `/proc`: every live process, by session id.
+    public static func processesBySession() -> [Int32: [Member]] {
+        var sessions: [Int32: [Member]] = [:]
+        forEachLiveProcess { pid, stat in
+            sessions[stat.session, default: []].append(Member(pid: pid, session: stat.session, startTicks: stat.startTicks))
+        }
+        return sessions
+    }
+
+    /// The live members of `session`: one scan of `/proc`.
+    public static func members(ofSession session: Int32) -> [Member] {
+        var out: [Member] = []
+        forEachLiveProcess { pid, stat in
+            if stat.session == session { out.append(Member(pid: pid, session: session, startTicks: stat.startTicks)) }
+        }
+        return out
+    }
+
+    /// The variables `pid` was started with (`/proc/PID/environ`), at most `limit` bytes; nil
+    /// when it is gone or not ours to read.
+    public static func environment(of pid: Int32, limit: Int = 256 * 1024) -> [String: String]? {
+        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while bytes.count < limit {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        var out: [String: String] = [:]
+        for entry in bytes.split(separator: 0) {
+            guard let equals = entry.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            out[String(decoding: entry[..<equals], as: UTF8.self)] = String(decoding: entry[(equals + 1)...], as: UTF8.self)
+        }
+        return out
+    }
+}

@@ -10,6 +10,8 @@ import Glibc
 //   grandchild MS     fork a child that sleeps MS (stays in the group), print its pid
 //   fds               print the open descriptors of this process, space-separated
 //   pidfile PATH      write this pid to PATH
+//   ticker MS         print "tick N" every MS forever (dies of SIGPIPE once nobody reads)
+//   setsid            leave the session: a new one, led by this process
 //   forever           sleep until killed
 
 func say(_ text: String, fd: Int32 = 1) {
@@ -64,6 +66,15 @@ while !arguments.isEmpty {
         var bytes = Array("\(getpid())".utf8)
         _ = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
+    case "ticker":
+        let ms = Int(value()) ?? 100
+        var n = 0
+        while true {
+            say("tick \(n)")
+            n += 1
+            pause(ms: ms)
+        }
+    case "setsid": _ = setsid()
     case "forever":
         while true { pause(ms: 60_000) }
     default:

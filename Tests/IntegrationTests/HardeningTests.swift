@@ -112,4 +112,105 @@ struct HardeningTests {
             #expect(try sv.list().map(\.name) == ["good"])
         }
     }
+
+    /// The pids of every live process whose session is `session`.
+    static func members(ofSession session: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { candidate in
+            guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 3 && fields[0] != "Z" && Int32(fields[3]) == session
+        }
+    }
+
+    func grandchildPid(_ sv: Supervisor, _ name: String) -> Int32? {
+        let log = (try? String(contentsOfFile: sv.home + "/logs/\(name)-out.log", encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").first { $0.hasPrefix("grandchild ") }.flatMap { Int32($0.dropFirst(11)) }
+    }
+
+    /// svd killed -9: an app that logs dies of SIGPIPE, its child lives on in its session. The
+    /// next svd stops that session although its leader is gone (it used to start the app again
+    /// beside it), and serves clients and the other apps meanwhile: the stop of a child that
+    /// ignores SIGINT waits its kill timeout, `sv list` does not.
+    @Test func svdCrashLeavesNoOrphanAndNeverBlocks() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "logger", "--", "grandchild", "600000", "ticker", "20")
+            try sv.ok(
+                "start", testchild, "--name", "stubborn", "--kill-timeout", "3000", "--", "ignore", "2", "grandchild", "600000",
+                "forever")
+            try sv.ok("start", testchild, "--name", "plain", "--", "forever")
+            var children: [String: Int32] = [:]
+            #expect(eventually {
+                children["logger"] = grandchildPid(sv, "logger")
+                children["stubborn"] = grandchildPid(sv, "stubborn")
+                return children.count == 2
+            })
+            let before = try sv.list()
+            for pid in sv.daemonPids() { kill(pid, SIGKILL) }
+            #expect(eventually { sv.daemonPids().isEmpty })
+            // The logger's leader dies of SIGPIPE at its next line; its child stays.
+            let loggerLeader = try #require(before.first { $0.name == "logger" }?.pid?.rawValue)
+            #expect(eventually { !isAlive(loggerLeader) })
+            #expect(isAlive(children["logger"] ?? 0))
+
+            let begin = Date()
+            let during = try sv.list()
+            #expect(Date().timeIntervalSince(begin) < 2, "svd answers while it stops what the old one left")
+            #expect(during.first { $0.name == "stubborn" }?.status == .stopping)
+            #expect(try eventually(within: 2) { try sv.app("plain")?.status == .online })
+            #expect(try eventually(within: 2) { try sv.app("logger")?.status == .online })
+            #expect(eventually { !isAlive(children["logger"] ?? 0) }, "the orphan of a dead leader is stopped")
+            #expect(isAlive(children["stubborn"] ?? 0), "SIGINT ignored: alive until the kill timeout")
+            #expect(try eventually(within: 6) { try sv.app("stubborn")?.status == .online })
+            #expect(!isAlive(children["stubborn"] ?? 0))
+            // One instance each, and no process of the old sessions left.
+            for info in before {
+                guard let pid = info.pid?.rawValue else { continue }
+                #expect(Self.members(ofSession: pid).isEmpty, "\(info.name)")
+            }
+            for info in try sv.list() {
+                guard let pid = info.pid?.rawValue else { continue }
+                #expect(Self.members(ofSession: pid).count == (info.name == "plain" ? 1 : 2), "\(info.name)")
+            }
+            let log = (try? String(contentsOfFile: sv.home + "/svd.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("ended without shutting down"))
+            let runs = try sv.describe("logger").runs
+            #expect(runs.first?.decision?.contains("stopped at svd start") == true, "\(runs)")
+        }
+    }
+
+    /// A run whose row never reached sv.db (svd died between the spawn and the commit) is found
+    /// by the mark every run carries (SV_HOME, SV_APP_ID, SV_RUN) and stopped: never two.
+    @Test func unrecordedSpawnIsFoundByItsMark() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "a", "--", "forever")
+            let old = try #require(try sv.app("a")?.pid?.rawValue)
+            for pid in sv.daemonPids() { kill(pid, SIGKILL) }
+            #expect(eventually { sv.daemonPids().isEmpty })
+            let db = try Database(path: sv.home + "/sv.db")
+            try db.execute("DELETE FROM run")
+            db.close()
+            #expect(try eventually(within: 3) { try sv.app("a")?.status == .online })
+            #expect(eventually { !isAlive(old) })
+            let now = try #require(try sv.app("a")?.pid?.rawValue)
+            #expect(now != old)
+            let runs = try sv.describe("a").runs
+            #expect(runs.contains { $0.decision?.contains("ended before recording it") == true }, "\(runs)")
+        }
+    }
+
+    /// After a clean stop (SIGTERM), nothing is said to have crashed and no mark is looked for.
+    @Test func cleanStopIsNotACrash() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("start", testchild, "--name", "a", "--", "forever")
+            for pid in sv.daemonPids() { kill(pid, SIGTERM) }
+            #expect(eventually { sv.daemonPids().isEmpty })
+            #expect(!FileManager.default.fileExists(atPath: sv.home + "/svd.running"))
+            #expect(try eventually(within: 3) { try sv.app("a")?.status == .online })
+            let log = (try? String(contentsOfFile: sv.home + "/svd.log", encoding: .utf8)) ?? ""
+            #expect(!log.contains("ended without shutting down"))
+        }
+    }
 }
