@@ -180,7 +180,12 @@ int sv_timerfd_arm_abs(int fd, int64_t deadline_ns) {
 int sv_flock_exclusive_nb(int fd) { return flock(fd, LOCK_EX | LOCK_NB); }
 
 int sv_open_append(const char *path) {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW, 0600);
+}
+
+/// openat(2) takes a variadic mode argument: Swift cannot call it.
+int sv_openat_append(int dirfd, const char *name) {
+    return openat(dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW, 0600);
 }
 
 long sv_clock_ticks(void) { return sysconf(_SC_CLK_TCK); }

@@ -1,3 +1,4 @@
+import CShims
 import Glibc
 import SVCore
 import SVProtocol
@@ -22,10 +23,21 @@ final class Client {
     static var socketPath: String { home + "/svd.sock" }
 
     /// Connects to the running svd (of `socket`, default this SV_HOME's), or nil when none answers.
+    /// Nothing is sent to an SV_HOME or an svd that is not the caller's (STYLE.md 27b): the home
+    /// must be the caller's and closed to others, and the socket's peer the caller or root.
     static func connectIfRunning(socket: String? = nil) throws -> Client? {
+        if socket == nil, let problem = System.directoryProblem(home) { throw CLIError(problem) }
         let socketPath = socket ?? Self.socketPath
         let fd = System.connectUnix(socketPath)
-        if fd >= 0 { return Client(fd: fd) }
+        if fd >= 0 {
+            let peer = sv_peer_uid(fd)
+            guard peer >= 0, UInt32(peer) == geteuid() || peer == 0 else {
+                close(fd)
+                let owner = peer >= 0 ? System.describe(uid: UInt32(peer)) : "an unknown user"
+                throw CLIError("\(socketPath) is served by \(owner), not by you or root: refused, nothing was sent (is SV_HOME another user's?)")
+            }
+            return Client(fd: fd)
+        }
         switch errno {
         case ENOENT, ECONNREFUSED: return nil
         case ENAMETOOLONG: throw CLIError("the socket path \(socketPath) is too long for a Unix socket (use a shorter SV_HOME)")

@@ -1,4 +1,5 @@
 import Glibc
+import SVCore
 
 /// The few facts about the caller's process and files the CLI needs, without Foundation.
 enum System {
@@ -131,6 +132,22 @@ enum System {
     }
 
     /// A blocking, close-on-exec connection to a Unix socket; -1 with errno set.
+    /// Why the directory at `path` cannot be the caller's home (OwnershipRules), or nil.
+    static func directoryProblem(_ path: String) -> String? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        let facts = OwnershipRules.Facts(
+            isSymlink: info.st_mode & S_IFMT == S_IFLNK, isDirectory: info.st_mode & S_IFMT == S_IFDIR, owner: info.st_uid,
+            mode: info.st_mode)
+        return OwnershipRules.directoryProblem(path, facts, me: geteuid(), describe: describe(uid:))
+    }
+
+    /// "uid 1000 (deploy)".
+    static func describe(uid: UInt32) -> String {
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
+        return "uid \(uid) (\(String(cString: name)))"
+    }
+
     static func connectUnix(_ path: String) -> Int32 {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)

@@ -164,6 +164,14 @@ extension Daemon {
         }
     }
 
+    /// What to say when svd has no descriptor left (EMFILE): the limit, and what each app costs
+    /// (docs/security.md: 10 per instance, 11 for a Node app).
+    static var descriptorLimitReached: String {
+        var limit = rlimit()
+        let value = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? String(limit.rlim_cur) : "?"
+        return "svd has reached its limit of \(value) open descriptors (NOFILE; each app holds 10, 11 for a Node app): raise the hard limit (LimitNOFILE= in the unit, or ulimit -Hn before svd starts) or run fewer apps"
+    }
+
     /// `path` with `-ID` before its extension (`/var/log/api.log` → `/var/log/api-3.log`); a
     /// device such as /dev/null is shared and stays as it is.
     static func withID(_ id: Int64, in path: String) -> String {
@@ -210,11 +218,17 @@ extension Daemon {
             }
             let fd: FileDescriptor
             do { fd = try Files.openAppend(path) } catch {
+                if error.errno == .tooManySymbolicLinkLevels {
+                    throw ReplyError(.badRequest, "\(path) is a symbolic link: svd follows no link to a log file (give the real path)")
+                }
+                if error.errno == .tooManyOpenFiles { throw ReplyError(.failed, "cannot open log file \(path): \(Self.descriptorLimitReached)") }
                 throw ReplyError(.failed, "cannot open log file \(path): \(error.errno.message) (check the directory and its permissions)")
             }
-            if isatty(fd.rawValue) == 1 {
+            // What was opened, checked after the open (STYLE.md 27b): a regular file of svd's
+            // uid with one name, or /dev/null.
+            if let problem = Ownership.fileProblem(fd, path) {
                 fd.closeQuietly()
-                throw ReplyError(.badRequest, "\(path) is a terminal: a log path must be a file (or /dev/null)")
+                throw ReplyError(.badRequest, problem)
             }
             // One writer per file (device, inode): two apps appending to one file would interleave
             // and rotate it under each other (design.md §7). Devices such as /dev/null are shared.
@@ -243,7 +257,8 @@ extension Daemon {
             for pipe in made { pipe.close() }
             outFile.closeQuietly()
             errFile.closeQuietly()
-            throw ReplyError(.failed, "cannot create pipes: \(error.description) (raise svd's NOFILE limit?)")
+            if error.errno == .tooManyOpenFiles { throw ReplyError(.failed, "cannot create pipes: \(Self.descriptorLimitReached)") }
+            throw ReplyError(.failed, "cannot create pipes: \(error.description)")
         }
         let pipes = (made[0], made[1], made[2])
         var spec = spec

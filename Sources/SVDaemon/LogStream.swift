@@ -115,37 +115,54 @@ final class LogStream {
         return true
     }
 
-    /// `path` → `path.1` → … → `path.keep`; the oldest is dropped, a new `path` opened. When the
-    /// file cannot be moved, it grows on (with the error in `describe`) rather than rotating at
-    /// every write.
+    /// `path` → `path.1` → … → `path.keep`; the oldest is dropped, a new `path` opened. Every
+    /// step works in the directory opened at the start (`renameat`, `openat` with O_NOFOLLOW):
+    /// a directory or link swapped in meanwhile is not followed. When the file cannot be moved,
+    /// it grows on (with the error in `describe`) rather than rotating at every write.
     func rotate() {
-        unlink(path + ".\(keep)")
-        if keep > 1 {
-            for n in stride(from: keep - 1, through: 1, by: -1) { rename(path + ".\(n)", path + ".\(n + 1)") }
+        guard let (directory, base) = Files.openParent(of: path) else {
+            lastError = "rotate \(path): \(Errno(rawValue: errno).message)"
+            size = 0
+            return
         }
-        let moved = keep > 0 ? rename(path, path + ".1") : unlink(path)
+        defer { directory.closeQuietly() }
+        let dir = directory.rawValue
+        unlinkat(dir, base + ".\(keep)", 0)
+        if keep > 1 {
+            for n in stride(from: keep - 1, through: 1, by: -1) { renameat(dir, base + ".\(n)", dir, base + ".\(n + 1)") }
+        }
+        let moved = keep > 0 ? renameat(dir, base, dir, base + ".1") : unlinkat(dir, base, 0)
         guard moved == 0 else {
             lastError = "rotate \(path): \(Errno(rawValue: errno).message)"
             size = 0  // next try after another --log-max-size
             return
         }
-        if !reopen() { size = 0 }
+        if !reopen(in: directory, base) { size = 0 }
         _ = companion?.reopen()
     }
 
-    /// Opens `path` again (after an external logrotate moved it: `sv reload-logs`).
+    /// Opens `path` again (after an external logrotate moved it: `sv reload-logs`): never
+    /// through a symlink, and only a regular file of svd's uid or /dev/null (STYLE.md 27b).
     @discardableResult
-    func reopen() -> Bool {
-        do {
-            let fresh = try Files.openAppend(path)
-            file.closeQuietly()
-            file = fresh
-            measure()
-            return true
+    func reopen() -> Bool { reopen(in: nil, path) }
+
+    private func reopen(in directory: FileDescriptor?, _ name: String) -> Bool {
+        let fresh: FileDescriptor
+        do throws(SyscallError) {
+            if let directory { fresh = try Files.openAppend(name, in: directory) } else { fresh = try Files.openAppend(path) }
         } catch {
             lastError = "reopen \(path): \(error.errno.message)"
             return false
         }
+        if let problem = Ownership.fileProblem(fresh, path) {
+            fresh.closeQuietly()
+            lastError = "reopen \(path): \(problem)"
+            return false
+        }
+        file.closeQuietly()
+        file = fresh
+        measure()
+        return true
     }
 
     /// Empties the file in place (`sv flush`): the app's descriptors stay valid, O_APPEND writes

@@ -104,7 +104,7 @@ extension Daemon {
 
     /// The saved set from `saved.json`.
     func savedFromFile() throws(ReplyError) -> [SavedApp] {
-        guard let bytes = Files.readSmall(home.savedSet, limit: 64 << 20) else {
+        guard let bytes = Files.readSmall(home.savedSet, limit: 64 << 20, following: false) else {
             throw ReplyError(.notFound, "no saved set: sv.db cannot be read and \(home.savedSet) is missing (run 'sv save' first)")
         }
         guard let document = try? JSON.parse(bytes), let list = document["apps"]?.arrayValue else {

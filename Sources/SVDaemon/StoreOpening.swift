@@ -17,6 +17,10 @@ enum StoreOpening {
 
     static func open(_ home: StateDirectory, log: Logger) -> Result<Opened, StoreOpeningFailure> {
         let path = home.database
+        // svd's own files only: a planted or linked sv.db is refused (STYLE.md 27b).
+        for suffix in ["", "-wal", "-shm"] {
+            if let problem = Ownership.ownFileProblem(path + suffix) { return .failure(.init(problem)) }
+        }
         if Files.exists(path) && access(path, W_OK) != 0 {
             return .failure(.init("\(path) is read-only (make it writable: chmod u+w \(path))"))
         }

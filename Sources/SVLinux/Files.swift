@@ -12,16 +12,37 @@ public enum Files {
         _ = try syscall("chmod \(path)") { chmod(path, mode) }
     }
 
-    /// Opens `path` for appending, creating it 0600 (regular files, `/dev/null`). Wraps `open(2)`.
+    /// Opens `path` for appending, creating it 0600 (regular files, `/dev/null`), never through a
+    /// symlink (`O_NOFOLLOW`: ELOOP). Wraps `open(2)`; the caller checks what it opened
+    /// (`Ownership.fileProblem`).
     public static func openAppend(_ path: String) throws(SyscallError) -> FileDescriptor {
         FileDescriptor(rawValue: try syscall("open \(path)") { sv_open_append(path) })
+    }
+
+    /// `openAppend` relative to a directory descriptor (`openat(2)`), for rotation: every step
+    /// of one rotation works in the directory opened at its start.
+    public static func openAppend(_ name: String, in directory: FileDescriptor) throws(SyscallError) -> FileDescriptor {
+        FileDescriptor(rawValue: try syscall("open \(name)") { sv_openat_append(directory.rawValue, name) })
+    }
+
+    /// Opens the directory of `path` for `*at` calls (`O_DIRECTORY`); with the base name.
+    public static func openParent(of path: String) -> (FileDescriptor, String)? {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        let directory = String(path[..<slash]).isEmpty ? "/" : String(path[..<slash])
+        let base = String(path[path.index(after: slash)...])
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0, !base.isEmpty else {
+            if fd >= 0 { Glibc.close(fd) }
+            return nil
+        }
+        return (FileDescriptor(rawValue: fd), base)
     }
 
     /// Opens `path` read-write, creating it, and takes an exclusive `flock(2)` without waiting.
     /// Nil when another process holds it.
     public static func lockExclusive(_ path: String) throws(SyscallError) -> FileDescriptor? {
         let fd = FileDescriptor(
-            rawValue: try syscall("open \(path)") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) })
+            rawValue: try syscall("open \(path)") { open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) })
         if sv_flock_exclusive_nb(fd.rawValue) == 0 { return fd }
         let code = errno
         fd.closeQuietly()
@@ -29,9 +50,10 @@ public enum Files {
         throw SyscallError(call: "flock \(path)", errno: Errno(rawValue: code))
     }
 
-    /// Reads a whole small file (procfs, sysfs); nil if it cannot be read.
-    public static func readSmall(_ path: String, limit: Int = 65536) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Reads a whole small file (procfs, sysfs); nil if it cannot be read. With `following`
+    /// false, a symlink is not followed (files in svd's home).
+    public static func readSmall(_ path: String, limit: Int = 65536, following: Bool = true) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (following ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { return nil }
         defer { Glibc.close(fd) }
         var out: [UInt8] = []
@@ -49,7 +71,9 @@ public enum Files {
     /// `path.new`, fsync, rename, fsync of the directory.
     public static func writeAtomically(_ path: String, contents: [UInt8]) throws(SyscallError) {
         let temporary = path + ".new"
-        let fd = try syscall("open \(temporary)") { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
+        let fd = try syscall("open \(temporary)") {
+            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        }
         var offset = 0
         do {
             while offset < contents.count {

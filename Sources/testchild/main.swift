@@ -12,6 +12,8 @@ import Glibc
 //   pidfile PATH      write this pid to PATH
 //   ticker MS         print "tick N" every MS forever (dies of SIGPIPE once nobody reads)
 //   setsid            leave the session: a new one, led by this process
+//   impostor PATH UID FILE  listen on the Unix socket PATH as UID (bound first, as root), and
+//                     append whatever a client sends to FILE (an svd socket of another user)
 //   forever           sleep until killed
 
 func say(_ text: String, fd: Int32 = 1) {
@@ -75,6 +77,31 @@ while !arguments.isEmpty {
             pause(ms: ms)
         }
     case "setsid": _ = setsid()
+    case "impostor":
+        let path = value()
+        let uid = uid_t(value()) ?? 65534
+        let record = open(value(), O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        chmod(path, 0o777)
+        // SO_PEERCRED gives the credentials of listen(2)'s caller: listen as UID.
+        guard bound == 0, setuid(uid) == 0, listen(fd, 8) == 0 else { exit(70) }
+        say("listening")
+        while true {
+            let client = accept(fd, nil, nil)
+            if client < 0 { continue }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
+            if n > 0 { _ = chunk.withUnsafeBytes { write(record, $0.baseAddress, n) } }
+            close(client)
+        }
     case "forever":
         while true { pause(ms: 60_000) }
     default:

@@ -214,3 +214,146 @@ struct HardeningTests {
         }
     }
 }
+
+/// Own your home (issue 11, STYLE.md 27b): nothing of another user's is trusted.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct OwnYourHomeTests {
+    func svd(_ sv: Supervisor) throws -> CommandResult {
+        try sv.run(["--foreground"], environment: sv.environment, program: svdPath)
+    }
+
+    @Test func homeWritableByOthersIsRefusedBySvAndSvd() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try FileManager.default.createDirectory(atPath: sv.home, withIntermediateDirectories: true)
+            chmod(sv.home, 0o777)
+            let result = try sv.sv("ping")
+            #expect(result.status == 1)
+            #expect(result.stderr == "sv: \(sv.home) is writable by its group or others (mode 777): refused (chmod go-w \(sv.home))\n")
+            let daemon = try svd(sv)
+            #expect(daemon.status == 1)
+            #expect(daemon.stderr.contains("is writable by its group or others"), "\(daemon.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: sv.home + "/sv.db"))
+            chmod(sv.home, 0o700)
+            try sv.ok("ping")
+        }
+    }
+
+    @Test(.enabled(if: getuid() == 0, "only root can give a directory to another user"))
+    func anotherUsersHomeIsRefusedByRoot() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try FileManager.default.createDirectory(atPath: sv.home, withIntermediateDirectories: true)
+            // A planted sv.db that would run the other user's script as root.
+            let db = try Database(path: sv.home + "/sv.db")
+            db.close()
+            chown(sv.home, 65534, 65534)
+            chown(sv.home + "/sv.db", 65534, 65534)
+            let result = try sv.sv("list")
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("\(sv.home) belongs to uid 65534"), "\(result.stderr)")
+            #expect(result.stderr.contains("not to uid 0"), "\(result.stderr)")
+            let daemon = try svd(sv)
+            #expect(daemon.status == 1)
+            #expect(daemon.stderr.contains("belongs to uid 65534"), "\(daemon.stderr)")
+            #expect(sv.daemonPids().isEmpty)
+        }
+    }
+
+    @Test func symlinksInTheHomeAreNotFollowed() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("ping")
+            let secret = try sv.file("secret", "precious\n")
+            // A link where an app's log would go: refused, the target untouched.
+            symlink(secret, sv.home + "/logs/x-out.log")
+            let start = try sv.sv("start", testchild, "--name", "x", "--", "print", "hello", "forever")
+            #expect(start.status == 1)
+            #expect(start.stderr.contains("x-out.log is a symbolic link"), "\(start.stderr)")
+            #expect(try String(contentsOfFile: secret, encoding: .utf8) == "precious\n")
+            // A user-given path that is a link: the same.
+            symlink(secret, sv.work + "/link.log")
+            let given = try sv.sv("start", testchild, "--name", "y", "-o", sv.work + "/link.log", "--", "forever")
+            #expect(given.status == 1)
+            #expect(given.stderr.contains("is a symbolic link"), "\(given.stderr)")
+            // svd.log as a link: svd refuses to start.
+            try sv.ok("kill")
+            unlink(sv.home + "/svd.log")
+            symlink(secret, sv.home + "/svd.log")
+            let daemon = try svd(sv)
+            #expect(daemon.status == 1)
+            #expect(try String(contentsOfFile: secret, encoding: .utf8) == "precious\n")
+            // sv.db as a link: refused too.
+            unlink(sv.home + "/svd.log")
+            rename(sv.home + "/sv.db", sv.work + "/real.db")
+            for suffix in ["-wal", "-shm"] { unlink(sv.home + "/sv.db" + suffix) }
+            symlink(sv.work + "/real.db", sv.home + "/sv.db")
+            let linked = try svd(sv)
+            #expect(linked.status == 1)
+            #expect(linked.stderr.contains("sv.db is a symbolic link"), "\(linked.stderr)")
+        }
+    }
+
+    @Test func aLogFileOfAnotherUserOrWithTwoNamesIsRefused() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            let target = try sv.file("other.log", "")
+            link(target, sv.work + "/second-name.log")
+            let linked = try sv.sv("start", testchild, "--name", "h", "-o", target, "--", "forever")
+            #expect(linked.status == 1)
+            #expect(linked.stderr.contains("has other hard links"), "\(linked.stderr)")
+            if getuid() == 0 {
+                unlink(sv.work + "/second-name.log")
+                chown(target, 65534, 65534)
+                let foreign = try sv.sv("start", testchild, "--name", "h", "-o", target, "--", "forever")
+                #expect(foreign.status == 1)
+                #expect(foreign.stderr.contains("belongs to uid 65534"), "\(foreign.stderr)")
+            }
+            #expect(try sv.list().isEmpty)
+        }
+    }
+
+    /// A socket in the home served by another user (made before svd could): `sv` checks its
+    /// peer and sends nothing, so no request (with the caller's environment) reaches it.
+    @Test(.enabled(if: getuid() == 0, "listening as another user needs root"))
+    func aSocketOfAnotherUserGetsNothing() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try FileManager.default.createDirectory(atPath: sv.home, withIntermediateDirectories: true)
+            chmod(sv.home, 0o700)
+            let record = sv.work + "/received"
+            let impostor = try sv.launchProgram(testchild, ["impostor", sv.home + "/svd.sock", "65534", record])
+            defer {
+                kill(impostor, SIGKILL)
+                var status: Int32 = 0
+                waitpid(impostor, &status, 0)
+            }
+            #expect(eventually { FileManager.default.fileExists(atPath: sv.home + "/svd.sock") })
+            let result = try sv.run(["start", testchild, "--name", "s", "--env", "TOKEN=secret", "--", "forever"])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("is served by uid 65534"), "\(result.stderr)")
+            #expect(((try? String(contentsOfFile: record, encoding: .utf8)) ?? "").isEmpty)
+        }
+    }
+}
+
+/// Bounded resources (issue 11): svd's descriptor limit reached is one clear error.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct ResourceTests {
+    @Test func descriptorLimitIsNamedWhenReached() throws {
+        try withSupervisor { (sv: Supervisor) throws in
+            try sv.ok("ping")
+            let pid = try #require(sv.daemonPids().first)
+            #expect(try sv.launchAndWait("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=40:40"]) == 0)
+            var failure: CommandResult?
+            for n in 0..<10 {
+                let result = try sv.sv("start", testchild, "--name", "f\(n)", "--", "forever")
+                if result.status != 0 {
+                    failure = result
+                    break
+                }
+            }
+            let refused = try #require(failure)
+            #expect(refused.stderr.contains("reached its limit of 40 open descriptors"), "\(refused.stderr)")
+            #expect(refused.stderr.split(separator: "\n").count == 1)
+            // Those that started run on, and svd answers.
+            let apps = try sv.list()
+            #expect(!apps.isEmpty && apps.allSatisfy { $0.status == .online })
+        }
+    }
+}

@@ -116,6 +116,7 @@ int sv_flock_exclusive_nb(int fd);
 
 /// O_PATH-free open of a file for append, create 0600, close-on-exec; -1 with errno.
 int sv_open_append(const char *path);
+int sv_openat_append(int dirfd, const char *name);
 
 /// Number of clock ticks per second (sysconf(_SC_CLK_TCK)) and page size.
 long sv_clock_ticks(void);
